@@ -1,0 +1,59 @@
+"""Touchpoint tracking and customer-journey analytics: the Flask application factory."""
+import atexit
+import logging
+import secrets
+
+from flask import Flask
+
+from .settings import load_settings
+
+__version__ = "0.1.0"
+
+
+def create_app(test_config=None):
+    """Build the app: settings, store (migrated), ingest, API and dashboards.
+
+    ``test_config`` holds settings by their Python names (``clickhouse_url``, ``data_dir``…)
+    and wins over the environment.
+    """
+    from . import errors
+    from .ingest import start_ingest
+    from .ingest.views import bp as ingest_bp
+    from .store import open_store
+    from .store.migrations import migrate
+
+    settings = load_settings(**(test_config or {}))
+    app = Flask(__name__, static_folder=None)
+    app.config["TRACKER"] = settings
+    app.config["SECRET_KEY"] = settings["secret_key"] or secrets.token_hex(32)
+    app.config["MAX_CONTENT_LENGTH"] = settings["max_body_bytes"]
+    if not app.debug:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    store = open_store(settings)
+    migrate(store)
+    ingest = start_ingest(store, settings)
+    app.extensions["tracker"] = ingest
+    app.extensions["store"] = store
+
+    errors.init_app(app)
+    app.register_blueprint(ingest_bp)
+    _register_optional(app)
+
+    @app.get("/healthz")
+    def healthz():
+        """Liveness, and whether ClickHouse answers and how much waits in the spool."""
+        return {"ok": True, "clickhouse": store.ping(), "spooled_segments": ingest.writer.backlog}
+
+    atexit.register(ingest.close)
+    return app
+
+
+def _register_optional(app):
+    """Blueprints that other parts of the product add (snippet, API, dashboards)."""
+    try:
+        from .ingest.snippet import bp as snippet_bp
+    except ImportError:
+        snippet_bp = None
+    if snippet_bp is not None:
+        app.register_blueprint(snippet_bp)

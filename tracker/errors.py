@@ -1,0 +1,39 @@
+"""One error type and one handler: every failure a client can cause becomes a clean 4xx."""
+from flask import jsonify, request
+from werkzeug.exceptions import HTTPException
+
+
+class ApiError(Exception):
+    """An error with an HTTP status, a sentence and, for bad input, the fields at fault."""
+
+    def __init__(self, status, message, fields=None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.fields = fields or {}
+
+
+def _body(status, message, fields=None):
+    body = {"error": message}
+    if fields:
+        body["fields"] = fields
+    return jsonify(body), status
+
+
+def init_app(app):
+    """Register the handlers that turn every error into the uniform JSON shape."""
+
+    @app.errorhandler(ApiError)
+    def api_error(exc):
+        return _body(exc.status, exc.message, exc.fields)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc):
+        if request.path.startswith("/dashboard") and hasattr(app, "render_error_page"):
+            return app.render_error_page(exc.code, exc.description)
+        return _body(exc.code, exc.description)
+
+    @app.errorhandler(Exception)
+    def unexpected(exc):
+        app.logger.exception("unhandled error on %s", request.path)
+        return _body(500, "internal error")

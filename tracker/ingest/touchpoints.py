@@ -1,0 +1,89 @@
+"""Turn validated events into rows of ``events``, ``identities`` and ``persons``."""
+import time
+import uuid
+from dataclasses import dataclass
+
+from .enrich import channel_of, hashed, parse_user_agent, split_url, utm_fields
+
+EVENT_COLUMNS = [
+    "site", "event_id", "event_time", "event_ms", "received_at", "visitor_id", "session_id",
+    "user_id", "type", "name", "url", "host", "path", "title", "referrer", "referrer_host",
+    "channel", "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content",
+    "browser", "os", "device", "is_bot", "screen", "ip_hash", "prop_keys", "prop_values",
+]
+IDENTITY_COLUMNS = ["site", "visitor_id", "user_id", "linked_at"]
+PERSON_COLUMNS = ["site", "user_id", "trait_keys", "trait_values", "updated_at", "updated_ms"]
+COLUMNS = {"events": EVENT_COLUMNS, "identities": IDENTITY_COLUMNS, "persons": PERSON_COLUMNS}
+
+# Browsers' clocks drift: outside this window around arrival a public hit's own time is
+# replaced by the arrival time (the event is kept). The server API is trusted further back.
+PUBLIC_PAST_MS = 24 * 3600 * 1000
+FUTURE_MS = 5 * 60 * 1000
+
+
+@dataclass
+class Hit:
+    """What the request tells about all its events: who sent it and when."""
+
+    site: str
+    user_agent: str
+    salt: str
+    ip: str
+    received_ms: int
+    trusted: bool  # the server API: its times and channels are taken as given
+
+
+def event_time(hit, ts):
+    """(seconds, milliseconds) of an event's time, within what the endpoint accepts."""
+    now = hit.received_ms
+    if ts is None or ts > now + FUTURE_MS or (not hit.trusted and ts < now - PUBLIC_PAST_MS):
+        ts = now
+    return ts // 1000, ts % 1000
+
+
+def visitor_of(hit, batch_vid, event):
+    """The event's visitor id: given, else a daily hash of address and browser (cookieless)."""
+    vid = event.get("vid") or batch_vid
+    if vid:
+        return vid
+    # A known person without a browser id (an email open, a CRM record) is their own
+    # visitor; an identify keeps the hashed visitor so its earlier touchpoints get linked.
+    if event.get("uid") and event["type"] != "identify":
+        return "u:" + event["uid"]
+    return "h:" + hashed(hit.salt, hit.site, hit.ip, hit.user_agent)
+
+
+def records_for(hit, batch_vid, events, sessions):
+    """The ``(table, row)`` records of a batch of validated events."""
+    browser, os_name, device, is_bot = parse_user_agent(hit.user_agent)
+    if hit.trusted:
+        browser, os_name, device, is_bot = "", "", "server", 0
+    ip_hash = hashed(hit.salt, hit.ip) if hit.ip else ""
+    records = []
+    for event in events:
+        seconds, millis = event_time(hit, event["ts"])
+        visitor = visitor_of(hit, batch_vid, event)
+        host, path, query = split_url(event["url"])
+        ref_host = split_url(event["ref"])[0]
+        utm = utm_fields(event, query)
+        channel = (hit.trusted and event["channel"]) or channel_of(event["type"], utm, query, ref_host, host)
+        session_id, channel = sessions.resolve(hit.site, visitor, event["sid"], seconds, channel)
+        props = event.get("props") or {}
+        records.append(("events", [
+            hit.site, event["eid"] or uuid.uuid4().hex, seconds, millis, hit.received_ms // 1000,
+            visitor, session_id, event["uid"], event["type"], event["name"], event["url"], host, path,
+            event["title"], event["ref"], ref_host, channel, utm["utm_source"], utm["utm_medium"],
+            utm["utm_campaign"], utm["utm_term"], utm["utm_content"], browser, os_name, device, is_bot,
+            event["screen"], ip_hash, list(props), list(props.values()),
+        ]))
+        if event["uid"] and not visitor.startswith("u:"):
+            records.append(("identities", [hit.site, visitor, event["uid"], seconds]))
+        traits = event.get("traits") or {}
+        if event["uid"] and traits:
+            records.append(("persons", [hit.site, event["uid"], list(traits), list(traits.values()),
+                                        seconds, millis]))
+    return records
+
+
+def now_ms():
+    return int(time.time() * 1000)

@@ -1,0 +1,156 @@
+"""The three ingest endpoints: the pixel, the browser batch and the server-side API."""
+import base64
+import json
+
+from flask import Blueprint, Response, current_app, g, request
+from marshmallow import ValidationError
+
+from ..errors import ApiError
+from .enrich import host_of, same_site
+from .schemas import BATCH, PIXEL, pixel_params
+from .touchpoints import Hit, now_ms, records_for
+
+bp = Blueprint("ingest", __name__)
+
+GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+CORS = {"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+        "Access-Control-Allow-Headers": "Content-Type", "Access-Control-Max-Age": "86400"}
+
+
+def _ingest():
+    return current_app.extensions["tracker"]
+
+
+def _client_ip():
+    if current_app.config["TRACKER"]["trust_proxy"]:
+        forwarded = request.headers.get("X-Forwarded-For", "")
+        if forwarded:
+            return forwarded.split(",")[0].strip()
+    return request.remote_addr or ""
+
+
+def _hit(site_key, trusted=False):
+    tracker = _ingest()
+    return Hit(site=site_key, user_agent=request.headers.get("User-Agent", "")[:512],
+               salt=tracker.salts.today(), ip=_client_ip(), received_ms=now_ms(), trusted=trusted)
+
+
+def _first_error(messages, prefix=""):
+    """Flatten marshmallow's nested messages into {"events.0.url": "..."}."""
+    flat = {}
+    for key, value in messages.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_first_error(value, path + "."))
+        else:
+            flat[path] = value[0] if isinstance(value, list) and value and isinstance(value[0], str) else str(value)
+    return flat
+
+
+def _check_domain(site, events):
+    """Refuse events whose page is not on one of the site's domains (when it has any)."""
+    domains = site["domains"]
+    if not domains:
+        return
+    for i, event in enumerate(events):
+        url = event.get("url", "")
+        if url:
+            page = host_of(url)
+            if not any(page == d or page.endswith("." + d) or same_site(page, d) for d in domains):
+                raise ApiError(403, f"{page or 'this page'} is not a domain of site {site['site']}",
+                               {f"events.{i}.url": "not one of the site's domains"})
+
+
+def _accept(hit, batch_vid, events):
+    tracker = _ingest()
+    records = records_for(hit, batch_vid, events, tracker.sessions)
+    try:
+        tracker.writer.add(records)
+    except OSError as exc:
+        current_app.logger.error("spool refused a batch: %s", exc)
+        raise ApiError(503, "cannot store events right now; retry later") from None
+    return sum(1 for table, _ in records if table == "events")
+
+
+def _load_body(max_events):
+    raw = request.get_data(cache=False)
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(400, "the body is not valid JSON", {"body": "invalid JSON"}) from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "the body must be a JSON object", {"body": "not an object"})
+    if isinstance(body.get("events"), list) and len(body["events"]) > max_events:
+        raise ApiError(413, f"at most {max_events} events per request",
+                       {"events": f"more than {max_events}"})
+    try:
+        return BATCH.load(body)
+    except ValidationError as exc:
+        raise ApiError(400, "invalid events", _first_error(exc.messages)) from None
+
+
+@bp.after_request
+def _cors(response):
+    if request.path in ("/collect", "/p.gif"):
+        response.headers.update(CORS)
+    return response
+
+
+@bp.route("/collect", methods=["POST", "OPTIONS"])
+def collect():
+    """A batch of touchpoints from the snippet (JSON, or text/plain from sendBeacon)."""
+    if request.method == "OPTIONS":
+        return Response(status=204)
+    batch = _load_body(current_app.config["TRACKER"]["max_events"])
+    site = _ingest().sites.get(batch["site"])
+    if site is None:
+        raise ApiError(404, f"unknown site {batch['site']!r}; nothing was recorded", {"site": "unknown"})
+    _check_domain(site, batch["events"])
+    accepted = _accept(_hit(site["site"]), batch["vid"], batch["events"])
+    return {"accepted": accepted}, 202
+
+
+@bp.route("/api/v1/touchpoints", methods=["POST"])
+def touchpoints():
+    """Touchpoints from a company's own servers (CRM, shop, call centre), with the site secret."""
+    auth = request.headers.get("Authorization", "")
+    secret = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
+    site = _ingest().sites.by_secret(secret)
+    if site is None:
+        raise ApiError(401, "send the site secret as 'Authorization: Bearer SECRET'")
+    body = _load_body(current_app.config["TRACKER"]["max_events"])
+    if body["site"] != site["site"]:
+        raise ApiError(403, "the secret belongs to another site", {"site": "does not match the secret"})
+    missing = {f"events.{i}": "needs uid or vid" for i, e in enumerate(body["events"])
+               if not (e["uid"] or e["vid"] or body["vid"])}
+    if missing:
+        raise ApiError(400, "every server-side touchpoint needs a uid or a vid", missing)
+    return {"accepted": _accept(_hit(site["site"], trusted=True), body["vid"], body["events"])}, 202
+
+
+def _gif(error=None):
+    response = Response(GIF, mimetype="image/gif")
+    response.headers["Cache-Control"] = "no-store, max-age=0"
+    if error:
+        response.headers["X-Tracker-Error"] = error[:300].encode("ascii", "replace").decode()
+    return response
+
+
+@bp.route("/p.gif", methods=["GET"])
+def pixel():
+    """The pixel: always a GIF; a bad hit is not recorded and says why in X-Tracker-Error."""
+    try:
+        data = PIXEL.load(pixel_params(request.args))
+    except ValidationError as exc:
+        first = _first_error(exc.messages)
+        return _gif("; ".join(f"{k}: {v}" for k, v in first.items()))
+    site = _ingest().sites.get(data.pop("site"))
+    if site is None:
+        return _gif("site: unknown site, not recorded")
+    data.pop("cb", None)
+    try:
+        _check_domain(site, [data])
+        _accept(_hit(site["site"]), data.get("vid") or "", [data])
+    except ApiError as exc:
+        return _gif(exc.message)
+    return _gif()

@@ -1,0 +1,95 @@
+"""The small interface every storage backend offers, and what both share.
+
+Both backends return the same Python values: DateTime columns as Unix seconds,
+Date columns as ISO strings, arrays as lists, so callers never care which one runs.
+"""
+from datetime import date, datetime
+
+from clickhouse_driver.util.escape import escape_params
+
+
+class StoreError(Exception):
+    """ClickHouse refused or could not be reached; the batch writer spools on it."""
+
+
+class StoreUnavailable(StoreError):
+    """ClickHouse cannot be reached at all (as opposed to refusing one query)."""
+
+
+_SAFE_TYPES = (str, int, float, list, tuple, type(None))
+
+
+def bind(sql, params):
+    """Substitute ``%(name)s`` parameters with clickhouse-driver's client-side escaping.
+
+    Only plain values are allowed: anything else would be pasted into the SQL as-is.
+    """
+    if not params:
+        return sql
+    checked = {}
+    for key, value in params.items():
+        if isinstance(value, bool):
+            value = int(value)
+        elif isinstance(value, datetime):
+            value = int(value.timestamp())
+        elif isinstance(value, date):
+            value = value.isoformat()
+        if not isinstance(value, _SAFE_TYPES):
+            raise TypeError(f"parameter {key!r} has unsupported type {type(value).__name__}")
+        if isinstance(value, (list, tuple)) and not all(isinstance(v, (str, int, float)) for v in value):
+            raise TypeError(f"parameter {key!r} must be a list of strings or numbers")
+        checked[key] = value
+    return sql % escape_params(checked, None)
+
+
+def to_epoch(value):
+    """A DateTime value from either backend as Unix seconds."""
+    if isinstance(value, datetime):
+        return int(value.timestamp())
+    if isinstance(value, str):
+        return int(datetime.fromisoformat(value + "+00:00").timestamp())
+    return value
+
+
+class Rows(list):
+    """Result rows (tuples) with the column names in ``columns``."""
+
+    def __init__(self, rows, columns):
+        super().__init__(rows)
+        self.columns = columns
+
+    def dicts(self):
+        return [dict(zip(self.columns, row)) for row in self]
+
+    def scalar(self):
+        return self[0][0] if self else None
+
+
+class Backend:
+    """What the rest of the code may ask of a store."""
+
+    kind = "abstract"
+    database = ""
+
+    def query(self, sql, params=None, settings=None):
+        """Run a SELECT; return ``Rows``."""
+        raise NotImplementedError
+
+    def execute(self, sql, params=None):
+        """Run a statement that returns nothing (DDL, ALTER, OPTIMIZE)."""
+        raise NotImplementedError
+
+    def insert(self, table, columns, rows):
+        """Insert ``rows`` (tuples in ``columns`` order) into ``table``."""
+        raise NotImplementedError
+
+    def ping(self):
+        """True when ClickHouse answers."""
+        try:
+            self.query("SELECT 1")
+            return True
+        except StoreError:
+            return False
+
+    def close(self):
+        """Release the connection or session."""

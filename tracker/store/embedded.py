@@ -1,0 +1,107 @@
+"""Embedded ClickHouse (chDB): the same SQL in-process, data in a local folder.
+
+chDB allows one data folder per process and one process per folder, so sessions are
+shared per process and a second process gets a plain-spoken error.
+"""
+import json
+import threading
+from datetime import date
+
+from .backend import Backend, Rows, StoreError, bind, to_epoch
+
+_sessions = {}
+_sessions_lock = threading.Lock()
+
+
+def _session(path):
+    from chdb import session as chdb_session
+
+    with _sessions_lock:
+        if path in _sessions:
+            return _sessions[path]
+        if _sessions:
+            other = next(iter(_sessions))
+            raise StoreError(f"this process already holds the embedded store at {other}; "
+                             f"chDB opens one data folder per process")
+        try:
+            _sessions[path] = chdb_session.Session(str(path))
+        except Exception as exc:  # chDB raises plain RuntimeErrors on a locked folder
+            raise StoreError(
+                f"cannot open the embedded store at {path}: {exc}. Another process (a second "
+                f"gunicorn worker or a running 'tracker serve') probably holds it: the embedded "
+                f"store serves one process; run one worker with threads, or set "
+                f"TRACKER_CLICKHOUSE_URL to use a ClickHouse server") from exc
+        return _sessions[path]
+
+
+def close_sessions():
+    """Close every chDB session of this process (tests and shutdown)."""
+    with _sessions_lock:
+        for session in _sessions.values():
+            session.close()
+        _sessions.clear()
+
+
+def _jsonable(value):
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(f"cannot insert {type(value).__name__}")
+
+
+class EmbeddedBackend(Backend):
+    """chDB behind the same interface as the server."""
+
+    kind = "embedded"
+
+    def __init__(self, path, database):
+        self.path = path
+        self.database = database
+        self._session = _session(path)
+
+    def _run(self, sql, fmt="JSONCompact"):
+        try:
+            return self._session.query(sql, fmt)
+        except Exception as exc:  # chDB's ChdbError is a RuntimeError
+            raise StoreError(str(exc).strip()) from exc
+
+    def query(self, sql, params=None, settings=None):
+        text = bind(sql, params)
+        if settings:
+            text += " SETTINGS " + ", ".join(f"{k}={int(v) if isinstance(v, bool) else v!r}"
+                                             for k, v in settings.items())
+        result = self._run(self._in_database(text))
+        raw = result.bytes()
+        if not raw:
+            return Rows([], [])
+        payload = json.loads(raw)
+        meta = payload["meta"]
+        columns = [m["name"] for m in meta]
+        converters = [_converter(m["type"]) for m in meta]
+        rows = [tuple(conv(v) for conv, v in zip(converters, row)) for row in payload["data"]]
+        return Rows(rows, columns)
+
+    def execute(self, sql, params=None):
+        self._run(self._in_database(bind(sql, params)), "CSV")
+
+    def insert(self, table, columns, rows):
+        if not rows:
+            return
+        lines = "\n".join(json.dumps(dict(zip(columns, row)), default=_jsonable, ensure_ascii=False)
+                          for row in rows)
+        self._run(self._in_database(f"INSERT INTO {table} FORMAT JSONEachRow\n{lines}"), "CSV")
+
+    def _in_database(self, sql):
+        # chDB keeps one current database per session; name ours on every query so
+        # several stores (tests) can share the process's single session.
+        return f"USE `{self.database}`; {sql}" if self.database else sql
+
+    def create_database(self):
+        self._run(f"CREATE DATABASE IF NOT EXISTS `{self.database}`", "CSV")
+
+
+def _converter(kind):
+    if kind.startswith("DateTime") or kind.startswith("Nullable(DateTime"):
+        return lambda v: None if v is None else to_epoch(v)
+    if kind.startswith(("UInt64", "Int64", "UInt128", "Int128")):
+        return lambda v: None if v is None else int(v)
+    return lambda v: v

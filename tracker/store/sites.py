@@ -1,0 +1,58 @@
+"""Sites and API tokens, kept in ClickHouse. Secrets and tokens are stored only as hashes."""
+import hashlib
+import secrets
+import time
+
+SITE_COLUMNS = ["site_key", "name", "domains", "secret_hash", "created_at", "deleted", "version"]
+TOKEN_COLUMNS = ["token_hash", "name", "sites", "created_at", "revoked", "version"]
+
+
+def digest(secret):
+    """SHA-256 of a secret or token: what we store and compare."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _version():
+    return time.time_ns()
+
+
+def create_site(store, name, domains):
+    """Create a site; return its public key and its secret (shown once)."""
+    key = "s_" + secrets.token_urlsafe(9).replace("-", "x").replace("_", "y")
+    secret = "sk_" + secrets.token_urlsafe(24)
+    domains = sorted({d.strip().lower() for d in domains if d.strip()})
+    store.insert("sites", SITE_COLUMNS,
+                 [(key, name, domains, digest(secret), int(time.time()), 0, _version())])
+    return {"site": key, "secret": secret, "name": name, "domains": domains}
+
+
+def list_sites(store):
+    """Every live site: key, name, domains and secret hash."""
+    rows = store.query("""
+        SELECT site_key, argMax(name, version), argMax(domains, version),
+               argMax(secret_hash, version), argMax(deleted, version) AS gone
+        FROM sites GROUP BY site_key HAVING gone = 0 ORDER BY site_key""")
+    return [{"site": r[0], "name": r[1], "domains": list(r[2]), "secret_hash": r[3]} for r in rows]
+
+
+def create_token(store, name="", sites=()):
+    """Create an analytics API token for ``sites`` (empty: every site); return it once."""
+    token = "tk_" + secrets.token_urlsafe(24)
+    store.insert("api_tokens", TOKEN_COLUMNS,
+                 [(digest(token), name, sorted(sites), int(time.time()), 0, _version())])
+    return {"token": token, "name": name, "sites": sorted(sites)}
+
+
+def find_token(store, token):
+    """The sites a token may see ([] = all), or None for an unknown or revoked token."""
+    rows = store.query("""
+        SELECT argMax(sites, version), argMax(revoked, version)
+        FROM api_tokens WHERE token_hash = %(hash)s GROUP BY token_hash""", {"hash": digest(token)})
+    if not rows or rows[0][1]:
+        return None
+    return list(rows[0][0])
+
+
+def revoke_token(store, token):
+    """Revoke a token; later requests with it get 401."""
+    store.insert("api_tokens", TOKEN_COLUMNS, [(digest(token), "", [], int(time.time()), 1, _version())])

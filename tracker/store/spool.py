@@ -1,0 +1,109 @@
+"""The spool: a write-ahead log on local disk for accepted rows not yet in ClickHouse.
+
+Every accepted batch is appended to the process's open segment before the client hears
+2xx, so a crash, a SIGTERM or a ClickHouse outage loses nothing: segments are deleted
+only after their rows are inserted. Each process owns a folder locked with ``flock``
+for its lifetime; a folder whose lock is free belongs to a dead process and is adopted.
+"""
+import fcntl
+import json
+import os
+import time
+import uuid
+from pathlib import Path
+
+
+class Spool:
+    """Segments of JSON lines, ``[table, row]`` each, replayed oldest first."""
+
+    def __init__(self, root):
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.folder = self.root / f"{time.time_ns():020d}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.folder.mkdir()
+        self._lock_fd = os.open(self.folder / "lock", os.O_CREAT | os.O_RDWR, 0o600)
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        self._fd = None
+        self._path = None
+        self._seq = 0
+
+    def append(self, records):
+        """Write ``[(table, row), ...]`` to the open segment; raises OSError if the disk refuses."""
+        if self._fd is None:
+            self._seq += 1
+            self._path = self.folder / f"{time.time_ns():020d}-{self._seq:08d}.wal"
+            self._fd = os.open(self._path, os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o600)
+        data = "".join(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
+                       for record in records).encode()
+        os.write(self._fd, data)
+
+    def seal(self):
+        """Close the open segment and return its path (None when nothing was written)."""
+        if self._fd is None:
+            return None
+        os.close(self._fd)
+        path, self._fd, self._path = self._path, None, None
+        return path
+
+    def sealed(self):
+        """Every sealed segment of this process, oldest first."""
+        return sorted(p for p in self.folder.glob("*.wal") if p != self._path)
+
+    def adopt_orphans(self):
+        """Move segments of dead processes into our folder; return how many."""
+        moved = 0
+        for other in self.root.iterdir():
+            if other == self.folder or not other.is_dir():
+                continue
+            try:
+                fd = os.open(other / "lock", os.O_RDWR)
+            except FileNotFoundError:
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            try:
+                for segment in sorted(other.glob("*.wal")):
+                    # Keep the dead process's timestamps so replay stays in arrival order.
+                    segment.rename(self.folder / segment.name)
+                    moved += 1
+                (other / "lock").unlink()
+                other.rmdir()
+            finally:
+                os.close(fd)
+        return moved
+
+    @property
+    def rejected(self):
+        return self.root.parent / "rejected"
+
+    def set_aside(self, path):
+        """Move a segment ClickHouse keeps refusing out of the replay queue, keeping it."""
+        self.rejected.mkdir(exist_ok=True)
+        path.rename(self.rejected / path.name)
+
+    @staticmethod
+    def read(path):
+        """The records of a segment; a torn last line (crash mid-write) is skipped."""
+        records = []
+        with open(path, encoding="utf-8") as segment:
+            for line in segment:
+                try:
+                    records.append(json.loads(line))
+                except json.JSONDecodeError:
+                    continue
+        return records
+
+    def pending(self):
+        """Segments waiting for ClickHouse (sealed, open, and orphaned ones)."""
+        return sum(1 for _ in self.root.glob("*/*.wal"))
+
+    def close(self):
+        """Seal, drop our folder if it is empty, and release the lock."""
+        self.seal()
+        if not any(self.folder.glob("*.wal")):
+            (self.folder / "lock").unlink(missing_ok=True)
+            self.folder.rmdir()
+        os.close(self._lock_fd)
