@@ -19,6 +19,10 @@ class Ingest:
     salts: Salts
 
     def close(self):
+        """Stop the site refresher and flush the writer; safe to call twice."""
+        if getattr(self, "_closed", False):
+            return
+        self._closed = True
         self.sites.close()
         self.writer.close()
 

@@ -1,0 +1,1 @@
+"""The analytics JSON API (/api/v1/sites/…) and its authentication."""

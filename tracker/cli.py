@@ -1,0 +1,151 @@
+"""The ``tracker`` command: migrate, sites, tokens, serving, the email pixel URL."""
+import json
+import os
+import sys
+
+import click
+
+from .settings import SettingsError, describe, load_settings
+
+
+def _store():
+    from .store import StoreError, open_store
+    from .store.migrations import migrate
+
+    try:
+        store = open_store(load_settings())
+        migrate(store)
+    except (SettingsError, StoreError) as exc:
+        raise click.ClickException(str(exc)) from None
+    return store
+
+
+def _print(payload, as_json, text):
+    click.echo(json.dumps(payload) if as_json else text)
+
+
+@click.group()
+def main():
+    """Touchpoint tracking and customer-journey analytics. Settings come from TRACKER_* variables."""
+
+
+@main.command()
+def settings():
+    """List every setting with its default and meaning."""
+    click.echo(describe())
+
+
+@main.command()
+def migrate():
+    """Apply the migrations that are missing (start-up does this too)."""
+    from .store import StoreError, open_store
+    from .store.migrations import migrate as run
+
+    try:
+        applied = run(open_store(load_settings()))
+    except (SettingsError, StoreError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo("applied: " + ", ".join(applied) if applied else "nothing to apply")
+
+
+@main.group()
+def site():
+    """Create and list sites (each has a public key for the snippet and a secret for the server API)."""
+
+
+@site.command("create")
+@click.option("--name", required=True, help="Shown in the dashboards.")
+@click.option("--domain", "domains", multiple=True, help="A domain the site may send from (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def site_create(name, domains, as_json):
+    """Create a site; prints its key and its secret (shown only once)."""
+    from .store.sites import create_site
+
+    created = create_site(_store(), name, domains)
+    _print(created, as_json, f"site key: {created['site']}\nsecret:   {created['secret']} (shown once)")
+
+
+@site.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def site_list(as_json):
+    """List the sites."""
+    from .store.sites import list_sites
+
+    sites = [{k: v for k, v in s.items() if k != "secret_hash"} for s in list_sites(_store())]
+    _print(sites, as_json, "\n".join(f"{s['site']}  {s['name']}  {' '.join(s['domains'])}" for s in sites))
+
+
+@main.group()
+def token():
+    """Tokens for the analytics API."""
+
+
+@token.command("create")
+@click.option("--name", default="", help="What the token is for.")
+@click.option("--site", "sites", multiple=True, help="Limit the token to a site (repeatable; default all).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def token_create(name, sites, as_json):
+    """Create an analytics API token (shown only once)."""
+    from .store.sites import create_token
+
+    created = create_token(_store(), name, sites)
+    _print(created, as_json, f"token: {created['token']} (shown once)")
+
+
+@token.command("revoke")
+@click.argument("value")
+def token_revoke(value):
+    """Revoke a token."""
+    from .store.sites import revoke_token
+
+    revoke_token(_store(), value)
+    click.echo("revoked")
+
+
+@main.command()
+@click.option("--bind", default="127.0.0.1:8000", show_default=True, help="host:port to listen on.")
+@click.option("--workers", type=int, default=None, help="gunicorn workers (default: 2 per core; 1 on the embedded store).")
+@click.option("--threads", type=int, default=8, show_default=True, help="Threads per worker.")
+def serve(bind, workers, threads):
+    """Serve with gunicorn, the production way."""
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+    embedded = not settings["clickhouse_url"]
+    if embedded and workers not in (None, 1):
+        raise click.ClickException("the embedded store serves one process: use --workers 1 (with threads), "
+                                   "or set TRACKER_CLICKHOUSE_URL to a ClickHouse server")
+    workers = 1 if embedded else (workers or 2 * (os.cpu_count() or 1))
+    args = [sys.executable, "-m", "gunicorn", "--bind", bind, "--workers", str(workers),
+            "--threads", str(threads), "--config", "python:tracker.gunicorn_conf", "wsgi:app"]
+    os.execv(sys.executable, args)
+
+
+@main.command("pixel-url")
+@click.option("--base", required=True, help="The tracker's public URL, e.g. https://t.example.com")
+@click.option("--site", required=True, help="The site key.")
+@click.option("--uid", required=True, help="The recipient's user id.")
+@click.option("--campaign", default=None, help="utm_campaign of the email.")
+@click.option("--source", default=None, help="utm_source (e.g. newsletter).")
+def pixel_url(base, site, uid, campaign, source):
+    """Print the URL of an email-open pixel for one recipient."""
+    from .ingest.snippet import pixel_url as build
+
+    click.echo(build(base, site, uid, campaign=campaign, source=source))
+
+
+def _add_optional_groups():
+    """Command groups that the journey engine and the dashboards add."""
+    from importlib import import_module
+
+    for module, name in (("tracker.journeys.cli", "journey"), ("tracker.dashboards.cli", "user"),
+                         ("tracker.demo", "demo")):
+        try:
+            main.add_command(getattr(import_module(module), name))
+        except ModuleNotFoundError as exc:
+            if not module.startswith(exc.name or "?"):
+                raise
+
+
+_add_optional_groups()
