@@ -94,6 +94,7 @@ class EventSchema(Schema):
     utm_campaign = _text(200, load_default="")
     utm_term = _text(200, load_default="")
     utm_content = _text(200, load_default="")
+    ua = _text(512, load_default="")
     channel = fields.String(load_default="", validate=validate.OneOf(
         ("", "direct", "organic_search", "paid", "social", "email", "referral", "offline")))
 

@@ -55,13 +55,14 @@ def visitor_of(hit, batch_vid, event):
 
 def records_for(hit, batch_vid, events, sessions):
     """The ``(table, row)`` records of a batch of validated events."""
-    browser, os_name, device, is_bot = parse_user_agent(hit.user_agent)
-    if hit.trusted:
-        browser, os_name, device, is_bot = "", "", "server", 0
+    request_agent = ("", "", "server", 0) if hit.trusted else parse_user_agent(hit.user_agent)
     ip_hash = hashed(hit.salt, hit.ip) if hit.ip else ""
     records = []
     for event in events:
         seconds, millis = event_time(hit, event["ts"])
+        # The server API may pass on the visitor's own browser (a server-side proxy, an import).
+        browser, os_name, device, is_bot = (
+            parse_user_agent(event["ua"]) if hit.trusted and event["ua"] else request_agent)
         visitor = visitor_of(hit, batch_vid, event)
         host, path, query = split_url(event["url"])
         ref_host = split_url(event["ref"])[0]

@@ -61,6 +61,17 @@ def _check_domain(site, events):
                                {f"events.{i}.url": "not one of the site's domains"})
 
 
+SERVER_ONLY = ("ua", "channel")
+
+
+def _refuse_server_fields(events):
+    """The browser endpoints may not claim another browser or a channel."""
+    wrong = {f"events.{i}.{key}": "only the server API (/api/v1/touchpoints) may set this"
+             for i, event in enumerate(events) for key in SERVER_ONLY if event.get(key)}
+    if wrong:
+        raise ApiError(400, "fields reserved for the server API", wrong)
+
+
 def _accept(hit, batch_vid, events):
     tracker = _ingest()
     records = records_for(hit, batch_vid, events, tracker.sessions)
@@ -105,6 +116,7 @@ def collect():
     site = _ingest().sites.get(batch["site"])
     if site is None:
         raise ApiError(404, f"unknown site {batch['site']!r}; nothing was recorded", {"site": "unknown"})
+    _refuse_server_fields(batch["events"])
     _check_domain(site, batch["events"])
     accepted = _accept(_hit(site["site"]), batch["vid"], batch["events"])
     return {"accepted": accepted}, 202
@@ -149,6 +161,7 @@ def pixel():
         return _gif("site: unknown site, not recorded")
     data.pop("cb", None)
     try:
+        _refuse_server_fields([data])
         _check_domain(site, [data])
         _accept(_hit(site["site"]), data.get("vid") or "", [data])
     except ApiError as exc:

@@ -1,0 +1,45 @@
+"""The dashboards: server-rendered pages under /dashboard/ over the store and the journey engine.
+
+Security in one place: every page but login needs a session (which expires when idle),
+every form carries a CSRF token, a user sees only the sites they were given, and every value
+from the data goes through Jinja's autoescape (chart data as JSON in a script block).
+"""
+from pathlib import Path
+
+from flask import Blueprint, redirect, url_for
+from flask.sessions import SecureCookieSessionInterface
+
+ROOT = Path(__file__).resolve().parents[2] / "dashboards"
+
+bp = Blueprint("dashboards", __name__, url_prefix="/dashboard",
+               template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"),
+               static_url_path="/static")
+
+
+class _SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, marked Secure whenever the request came over https."""
+
+    def get_cookie_secure(self, app):
+        from flask import request
+
+        return app.config["SESSION_COOKIE_SECURE"] or (bool(request) and request.is_secure)
+
+
+@bp.record_once
+def _configure(state):
+    app = state.app
+    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    app.config["SESSION_COOKIE_SAMESITE"] = app.config.get("SESSION_COOKIE_SAMESITE") or "Lax"
+    app.config.setdefault("DASHBOARD_IDLE_SECONDS", 8 * 3600)
+    app.session_interface = _SessionInterface()
+    from .security import render_error_page
+
+    app.render_error_page = render_error_page
+
+    @app.get("/")
+    def root():
+        """The service's home is the dashboards."""
+        return redirect(url_for("dashboards.home"))
+
+
+from . import security, views, overview, journeys, people  # noqa: E402,F401  (routes register on import)
