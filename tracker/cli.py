@@ -122,6 +122,20 @@ def serve(bind, workers, threads):
     os.execv(sys.executable, args)
 
 
+@main.command()
+@click.argument("statement")
+def sql(statement):
+    """Run one SQL statement on the store and print its rows as JSON lines (for operators)."""
+    from .store import StoreError
+
+    try:
+        result = _store().query(statement)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    for row in result.dicts():
+        click.echo(json.dumps(row, default=str))
+
+
 @main.command("pixel-url")
 @click.option("--base", required=True, help="The tracker's public URL, e.g. https://t.example.com")
 @click.option("--site", required=True, help="The site key.")

@@ -101,12 +101,12 @@ def channel_of(event_type, utm, query, referrer_host, page_host):
     if medium == "organic":
         return "organic_search"
     if referrer_host and not same_site(referrer_host, page_host):
+        if EMAIL_HOSTS.search(referrer_host):  # before search: mail.google.com is not a search
+            return "email"
         if SEARCH_ENGINES.search(referrer_host):
             return "organic_search"
         if SOCIAL_NETWORKS.search(referrer_host):
             return "social"
-        if EMAIL_HOSTS.search(referrer_host):
-            return "email"
         return "referral"
     if source:
         return "referral"

@@ -144,7 +144,8 @@ def _gif(error=None):
     response = Response(GIF, mimetype="image/gif")
     response.headers["Cache-Control"] = "no-store, max-age=0"
     if error:
-        response.headers["X-Tracker-Error"] = error[:300].encode("ascii", "replace").decode()
+        # Printable ASCII only: the reason may quote what the client sent.
+        response.headers["X-Tracker-Error"] = "".join(c if " " <= c <= "~" else "?" for c in error[:300])
     return response
 
 

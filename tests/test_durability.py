@@ -1,0 +1,173 @@
+"""Nothing accepted is lost: a ClickHouse outage, a SIGTERM and a SIGKILL of the app.
+
+These run real processes: a second ClickHouse server of their own (so stopping it
+disturbs no other test) and gunicorn serving the app.
+"""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+
+from conftest import ROOT, new_database
+from helpers import CHROME
+from tracker import create_app
+from tracker.store.sites import create_site
+
+pytestmark = pytest.mark.slow
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class OwnClickHouse:
+    """A ClickHouse server on ports of its own, which a test may stop and start."""
+
+    def __init__(self, home):
+        self.env = dict(os.environ, CH_HOME=str(home), CH_PORT=str(free_port()), CH_HTTP_PORT=str(free_port()))
+        self.url = f"clickhouse://default@127.0.0.1:{self.env['CH_PORT']}"
+
+    def _run(self, action):
+        subprocess.run([str(ROOT / "scripts" / "clickhouse-server.sh"), action], env=self.env, check=True,
+                       stdout=subprocess.DEVNULL)
+
+    def start(self):
+        self._run("start")
+
+    def stop(self):
+        self._run("stop")
+
+
+class Sender:
+    """Posts batches with unique event ids; remembers which ones got a 202."""
+
+    def __init__(self, post, site):
+        self.post, self.site = post, site
+        self.accepted, self.refused = set(), 0
+
+    def send(self, batches, size=5):
+        for _ in range(batches):
+            eids = [uuid.uuid4().hex for _ in range(size)]
+            body = {"site": self.site, "vid": "v-" + eids[0][:6],
+                    "events": [{"type": "pageview", "url": "https://example.com/p", "eid": e} for e in eids]}
+            try:
+                status = self.post(body)
+            except requests.ConnectionError:
+                status = None
+            if status == 202:
+                self.accepted.update(eids)
+            else:
+                self.refused += 1
+
+
+def stored_ids(query, site):
+    rows = query(f"SELECT event_id, count() FROM events FINAL WHERE site = '{site}' GROUP BY event_id")
+    return {row[0]: row[1] for row in rows}
+
+
+def test_a_clickhouse_outage_loses_nothing(tmp_path):
+    server = OwnClickHouse(tmp_path / "clickhouse")
+    server.start()
+    try:
+        app = create_app({"clickhouse_url": f"{server.url}/{new_database()}", "data_dir": str(tmp_path / "data"),
+                          "flush_seconds": 0.2})
+        store, ingest = app.extensions["store"], app.extensions["tracker"]
+        site = create_site(store, "Outage", [])["site"]
+        ingest.sites.refresh()
+        client = app.test_client()
+        sender = Sender(lambda body: client.post("/collect", json=body, headers={"User-Agent": CHROME}).status_code, site)
+
+        sender.send(20)
+        server.stop()
+        sender.send(40)
+        time.sleep(1)
+        health = client.get("/healthz").get_json()
+        assert health["clickhouse"] is False and health["spooled_segments"] > 0
+        server.start()
+        sender.send(20)
+        assert ingest.writer.flush(timeout=60)
+
+        assert sender.refused == 0 and len(sender.accepted) == 400
+        stored = stored_ids(lambda sql: store.query(sql), site)
+        assert set(stored) == sender.accepted
+        assert set(stored.values()) == {1}
+        ingest.close()
+    finally:
+        server.stop()
+
+
+class Gunicorn:
+    """The app under gunicorn in its own process group, as `tracker serve` runs it."""
+
+    def __init__(self, env):
+        self.env, self.port, self.process = env, free_port(), None
+        self.base = f"http://127.0.0.1:{self.port}"
+
+    def start(self):
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--workers", "1", "--threads", "4", "--bind", f"127.0.0.1:{self.port}",
+             "--config", "python:tracker.gunicorn_conf", "wsgi:app"],
+            cwd=ROOT, env=self.env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(self.base + "/healthz", timeout=1).ok:
+                    return
+            except requests.ConnectionError:
+                time.sleep(0.2)
+        raise AssertionError("gunicorn did not come up: " + self.process.stderr.read(4000).decode())
+
+    def stop(self, sig):
+        os.killpg(self.process.pid, sig)
+        self.process.wait(30)
+
+
+def tracker_cli(env, *args):
+    result = subprocess.run([sys.executable, "-m", "tracker", *args], cwd=ROOT, env=env,
+                            capture_output=True, text=True, check=True)
+    return result.stdout
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
+def test_stopping_the_app_loses_nothing(backend, clickhouse_server, tmp_path, sig):
+    env = dict(os.environ, TRACKER_DATA_DIR=str(tmp_path / "data"), TRACKER_DATABASE=new_database(),
+               TRACKER_FLUSH_SECONDS="0.5", TRACKER_CLICKHOUSE_URL="")
+    if backend == "server":
+        env["TRACKER_CLICKHOUSE_URL"] = f"{clickhouse_server}/{env['TRACKER_DATABASE']}"
+    site = json.loads(tracker_cli(env, "site", "create", "--name", "Stop", "--json"))["site"]
+    app = Gunicorn(env)
+    session = requests.Session()
+    sender = Sender(lambda body: session.post(app.base + "/collect", data=json.dumps(body),
+                                              headers={"User-Agent": CHROME}, timeout=10).status_code, site)
+    app.start()
+    sender.send(30)
+    stopper = threading.Timer(0.3, app.stop, args=(sig,))
+    stopper.start()
+    sender.send(60)  # keeps sending while the app goes down: refused ones are not counted
+    stopper.join()
+    app.start()
+    sender.send(20)
+    app.stop(signal.SIGTERM)
+    if backend == "embedded":
+        app.start()  # the restarted process replays the spool; stop it before reading the folder
+        time.sleep(2)
+        app.stop(signal.SIGTERM)
+
+    query = lambda sql: [tuple(json.loads(line).values()) for line in tracker_cli(env, "sql", sql).splitlines()]
+    stored = stored_ids(query, site)
+    assert len(sender.accepted) >= 250
+    assert set(stored) == sender.accepted
+    assert set(stored.values()) == {1}
+    leftover = list(Path(env["TRACKER_DATA_DIR"], "spool", env["TRACKER_DATABASE"]).glob("*/*.wal"))
+    assert leftover == [] or sig == signal.SIGKILL

@@ -1,0 +1,104 @@
+"""Enrichment rules as tables: channels, user agents, UTM fields, site domains, sessions, salts."""
+import pytest
+
+from tracker.ingest.enrich import (Salts, Sessions, channel_of, hashed, parse_user_agent, same_site, split_url,
+                                   utm_fields)
+
+NO_UTM = dict.fromkeys(("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content"), "")
+
+
+def utm(**given):
+    return {**NO_UTM, **given}
+
+
+@pytest.mark.parametrize("event_type, fields, query, referrer, expected", [
+    ("pageview", {}, {}, "", "direct"),
+    ("pageview", {}, {}, "www.google.com", "organic_search"),
+    ("pageview", {}, {}, "duckduckgo.com", "organic_search"),
+    ("pageview", {}, {}, "t.co", "social"),
+    ("pageview", {}, {}, "www.linkedin.com", "social"),
+    ("pageview", {}, {}, "blog.partner.org", "referral"),
+    ("pageview", {}, {}, "mail.google.com", "email"),
+    ("pageview", {}, {}, "www.example.com", ""),
+    ("pageview", {}, {"gclid": "x"}, "www.google.com", "paid"),
+    ("pageview", {"utm_medium": "cpc"}, {}, "", "paid"),
+    ("pageview", {"utm_medium": "email"}, {}, "", "email"),
+    ("pageview", {"utm_medium": "social"}, {}, "", "social"),
+    ("pageview", {"utm_source": "partner"}, {}, "", "referral"),
+    ("email_open", {}, {}, "", "email"),
+    ("offline", {}, {}, "", "offline"),
+    ("event", {}, {}, "", ""),
+])
+def test_channel_of(event_type, fields, query, referrer, expected):
+    assert channel_of(event_type, utm(**fields), query, referrer, "example.com") == expected
+
+
+@pytest.mark.parametrize("ua, expected", [
+    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36",
+     ("Chrome", "Windows", "desktop", 0)),
+    ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+     "Version/17.0 Mobile/15E148 Safari/604.1", ("Mobile Safari", "iOS", "mobile", 0)),
+    ("Mozilla/5.0 (iPad; CPU OS 16_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/16.0 "
+     "Mobile/15E148 Safari/604.1", ("Mobile Safari", "iOS", "tablet", 0)),
+    ("Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)", ("bingbot", "", "bot", 1)),
+    # Caught by the crawler list only, not by user-agents itself.
+    ("Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)", None),
+    ("", ("", "", "other", 1)),
+])
+def test_parse_user_agent(ua, expected):
+    parsed = parse_user_agent(ua)
+    if expected is None:
+        assert parsed[2:] == ("bot", 1)
+    else:
+        assert parsed == expected
+
+
+def test_utm_fields_prefer_explicit_values():
+    _, _, query = split_url("https://example.com/?utm_source=google&utm_campaign=spring")
+    assert utm_fields({"utm_source": "newsletter"}, query) == utm(utm_source="newsletter", utm_campaign="spring")
+
+
+@pytest.mark.parametrize("url, expected", [
+    ("https://Example.com/a/b?x=1", ("example.com", "/a/b", {"x": "1"})),
+    ("https://example.com", ("example.com", "/", {})),
+    ("http://[::1", ("", "", {})),
+    ("", ("", "", {})),
+])
+def test_split_url(url, expected):
+    assert split_url(url) == expected
+
+
+@pytest.mark.parametrize("a, b, expected", [
+    ("www.example.com", "example.com", True), ("shop.example.com", "example.com", True),
+    ("example.com.evil.net", "example.com", False), ("notexample.com", "example.com", False), ("", "x", False),
+])
+def test_same_site(a, b, expected):
+    assert same_site(a, b) is expected
+
+
+def test_sessions_end_after_thirty_idle_minutes_and_keep_their_channel():
+    sessions = Sessions()
+    first, channel = sessions.resolve("s", "v", "", 1000, "paid")
+    assert channel == "paid"
+    assert sessions.resolve("s", "v", "", 1000 + 29 * 60, "") == (first, "paid")
+    assert sessions.resolve("s", "v", "", 1000 + 29 * 60 + 5, "direct") == (first, "paid")
+    later, channel = sessions.resolve("s", "v", "", 1000 + 70 * 60, "")
+    assert later != first and channel == "direct"
+    assert sessions.resolve("s", "v", "from-browser", 1000 + 71 * 60, "")[0] == "from-browser"
+
+
+def test_salts_rotate_daily_and_survive_a_missing_store():
+    stored = {}
+    salts = Salts(stored.get, stored.__setitem__)
+    day1 = salts.today(now=86400 * 20000)
+    assert salts.today(now=86400 * 20000 + 3600) == day1 == stored["2024-10-04"]
+    assert salts.today(now=86400 * 20001) != day1
+
+    def down(*_):
+        raise ConnectionError("no ClickHouse")
+
+    assert len(Salts(down, down).today()) == 32
+
+
+def test_hashed_depends_on_salt():
+    assert hashed("a", "1.2.3.4") != hashed("b", "1.2.3.4") and len(hashed("a", "x")) == 16
