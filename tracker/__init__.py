@@ -57,3 +57,4 @@ def _register_optional(app):
         snippet_bp = None
     if snippet_bp is not None:
         app.register_blueprint(snippet_bp)
+    from .dashboards import bp as dashboards_bp; app.register_blueprint(dashboards_bp)

@@ -1,0 +1,79 @@
+/* Dashboards: charts (Chart.js) and the few interactions. Data comes from JSON blocks
+   (<script type="application/json">), read with JSON.parse: never from HTML strings. */
+(function () {
+  "use strict";
+
+  function data(id) {
+    var node = document.getElementById(id);
+    return node ? JSON.parse(node.textContent) : null;
+  }
+
+  var INK = "#1b1f24", BLUE = "#1f5fbf", ORANGE = "#b35900", GREY = "#8a94a3", RED = "#a11d2a";
+
+  function overviewChart() {
+    var d = data("overview-data"), canvas = document.getElementById("overview-chart");
+    if (!d || !canvas || !window.Chart) return;
+    new Chart(canvas, {
+      type: "line",
+      data: { labels: d.labels, datasets: [
+        { label: "Touchpoints", data: d.touchpoints, borderColor: BLUE, backgroundColor: BLUE, yAxisID: "y", tension: 0.2 },
+        { label: "People", data: d.people, borderColor: ORANGE, backgroundColor: ORANGE, yAxisID: "y1", tension: 0.2, borderDash: [6, 3] }
+      ] },
+      options: { maintainAspectRatio: false, animation: false, interaction: { mode: "index", intersect: false },
+        scales: { y: { beginAtZero: true, title: { display: true, text: "Touchpoints", color: INK } },
+                  y1: { beginAtZero: true, position: "right", grid: { drawOnChartArea: false },
+                        title: { display: true, text: "People", color: INK } } } }
+    });
+  }
+
+  function funnelChart() {
+    var d = data("funnel-data"), canvas = document.getElementById("funnel-chart");
+    if (!d || !canvas || !window.Chart) return;
+    var sets = [
+      { label: "Reached", data: d.reached, backgroundColor: BLUE },
+      { label: "Dropped after", data: d.dropped, backgroundColor: RED },
+      { label: "In progress", data: d.in_progress, backgroundColor: ORANGE }
+    ];
+    if (d.previous) sets.push({ label: "Reached, previous period", data: d.previous, backgroundColor: GREY });
+    var chart = new Chart(canvas, {
+      type: "bar", data: { labels: d.labels, datasets: sets },
+      options: { maintainAspectRatio: false, animation: false, scales: { y: { beginAtZero: true } },
+        onClick: function (event, elements) {
+          // A click on a stage's "dropped" bar opens the list of those people.
+          if (!elements.length || !d.drop_links) return;
+          var el = elements[0];
+          if (chart.data.datasets[el.datasetIndex].label === "Dropped after" && d.drop_links[el.index]) {
+            window.location.href = d.drop_links[el.index];
+          }
+        } }
+    });
+  }
+
+  function liveCount() {
+    var box = document.getElementById("live");
+    if (!box || !window.fetch) return;
+    setInterval(function () {
+      fetch(box.getAttribute("data-url"), { credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (j) {
+          if (!j) return;
+          document.getElementById("live-people").textContent = j.people.toLocaleString();
+          document.getElementById("live-touchpoints").textContent = j.touchpoints.toLocaleString();
+        })
+        .catch(function () { /* offline for a moment: keep the last figure */ });
+    }, 30000);
+  }
+
+  function autoSubmit() {
+    // Selects marked data-autosubmit (breakdown, comparison) apply at once; the button stays for no-JS.
+    Array.prototype.forEach.call(document.querySelectorAll("[data-autosubmit]"), function (el) {
+      el.addEventListener("change", function () { el.form.submit(); });
+    });
+  }
+
+  window.Dashboards = { data: data };
+  overviewChart();
+  funnelChart();
+  liveCount();
+  autoSubmit();
+})();

@@ -1,0 +1,206 @@
+"""The dashboards through the Flask client: login, sessions, CSRF, lock-out, access, escaping,
+the overview's figures, invitations and ``tracker user create``. Both backends."""
+import re
+import time
+import uuid
+
+import pytest
+from click.testing import CliRunner
+
+from tracker.dashboards import accounts, queries
+
+PASSWORD = "correct horse battery"
+HOSTILE = '<img src=x onerror="alert(1)"><script>alert(2)</script>'
+DAY = 86400
+
+
+@pytest.fixture
+def user(store, site):
+    """A dashboard account that may see ``site``: {"email", "password", "sites", "user_id"}."""
+    created = accounts.create_user(store, f"ann-{uuid.uuid4().hex[:6]}@example.com", PASSWORD, [site["site"]])
+    return dict(created, password=PASSWORD)
+
+
+def csrf_of(html):
+    """The CSRF token in a rendered form."""
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def login(client, email, password):
+    """Log in through the form, as a browser would; returns the POST response."""
+    page = client.get("/dashboard/login")
+    return client.post("/dashboard/login", data={"email": email, "password": password,
+                                                 "csrf_token": csrf_of(page.get_data(as_text=True))})
+
+
+@pytest.fixture
+def logged_in(client, user):
+    """The test client, logged in as ``user``."""
+    assert login(client, user["email"], user["password"]).status_code == 302
+    return client
+
+
+def send(client, site, events):
+    """Ingest touchpoints server-side (any past time) for the site."""
+    response = client.post("/api/v1/touchpoints", json={"site": site["site"], "events": events},
+                           headers={"Authorization": f"Bearer {site['secret']}"})
+    assert response.status_code == 202, response.get_data(as_text=True)
+
+
+def test_root_and_pages_send_to_login(client, site):
+    assert client.get("/").headers["Location"].endswith("/dashboard/")
+    response = client.get(f"/dashboard/{site['site']}/")
+    assert response.status_code == 302 and "/dashboard/login?next=" in response.headers["Location"]
+    page = client.get("/dashboard/login")
+    assert page.status_code == 200 and 'name="csrf_token"' in page.get_data(as_text=True)
+    assert "default-src 'self'" in page.headers["Content-Security-Policy"]
+
+
+def test_login_sets_a_safe_cookie_and_goes_to_the_site(client, user, site):
+    response = login(client, user["email"].upper(), user["password"])
+    assert response.status_code == 302
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    home = client.get("/dashboard/")
+    assert home.headers["Location"].endswith(f"/dashboard/{site['site']}/")
+    assert client.get(home.headers["Location"]).status_code == 200
+    # The JSON API accepts the logged-in browser: the session names the user's sites.
+    with client.session_transaction() as session:
+        assert session["sites"] == [site["site"]] and session["user_id"] == user["user_id"]
+
+
+def test_wrong_password_and_unknown_email(client, user):
+    for email, password in ((user["email"], "wrong password!"), ("nobody@example.com", PASSWORD)):
+        response = login(client, email, password)
+        assert response.status_code == 401
+        assert "wrong email or password" in response.get_data(as_text=True)
+    with client.session_transaction() as session:
+        assert "user_id" not in session
+
+
+def test_next_never_leaves_the_dashboards(client, user):
+    page = client.get("/dashboard/login")
+    data = {"email": user["email"], "password": PASSWORD, "csrf_token": csrf_of(page.get_data(as_text=True))}
+    response = client.post("/dashboard/login?next=//evil.example/x", data=data)
+    assert response.headers["Location"] == "/dashboard/"
+
+
+def test_forms_need_the_csrf_token(client, logged_in, user):
+    assert client.post("/dashboard/logout").status_code == 400
+    assert client.post("/dashboard/logout", data={"csrf_token": "forged"}).status_code == 400
+    fresh = client.application.test_client()
+    response = fresh.post("/dashboard/login", data={"email": user["email"], "password": PASSWORD})
+    assert response.status_code == 400 and "did not come from this site" in response.get_data(as_text=True)
+    page = client.get("/dashboard/invite").get_data(as_text=True)
+    assert client.post("/dashboard/logout", data={"csrf_token": csrf_of(page)}).status_code == 302
+    assert client.get("/dashboard/invite").status_code == 302
+
+
+def test_lock_out_after_repeated_failures_holds_across_nodes(app, client, store, user):
+    for _ in range(accounts.LOCK_AFTER):
+        assert login(client, user["email"], "wrong password!").status_code == 401
+    response = login(client, user["email"], PASSWORD)
+    assert response.status_code == 401 and "too many failed attempts" in response.get_data(as_text=True)
+    # Another node reads the same table: still locked there.
+    assert accounts.locked_until(store, user["email"]) > time.time()
+    assert accounts.locked_until(store, user["email"], now=time.time() + accounts.LOCK_SECONDS + 1) == 0
+
+
+def test_a_success_resets_the_failure_count(client, store, user):
+    for _ in range(accounts.LOCK_AFTER - 1):
+        login(client, user["email"], "wrong password!")
+    time.sleep(1.1)  # attempts are kept to the second
+    assert login(client, user["email"], PASSWORD).status_code == 302
+    login(client, user["email"], "wrong password!")
+    assert accounts.locked_until(store, user["email"]) == 0
+
+
+def test_a_site_not_given_is_403(app, logged_in, store):
+    from tracker.store.sites import create_site
+
+    other = create_site(store, "Other", ["other.example"])
+    response = logged_in.get(f"/dashboard/{other['site']}/")
+    assert response.status_code == 403 and "do not have access" in response.get_data(as_text=True)
+    assert response.mimetype == "text/html"
+
+
+def test_idle_session_expires_for_pages_and_api(client, logged_in, site):
+    with client.session_transaction() as session:
+        session["seen_at"] = int(time.time()) - 9 * 3600
+    response = client.get(f"/dashboard/{site['site']}/")
+    assert response.status_code == 302 and "expired=1" in response.headers["Location"]
+    assert "session expired" in client.get(response.headers["Location"]).get_data(as_text=True)
+    assert client.get(f"/dashboard/{site['site']}/").status_code == 302
+
+
+def test_overview_counts_and_escapes(client, logged_in, site, store, flush):
+    now = int(time.time())
+    send(client, site, [
+        {"type": "pageview", "uid": "u1", "url": "https://example.com/pricing?utm_campaign=spring",
+         "ts": (now - 2 * DAY) * 1000, "eid": "e1"},
+        {"type": "pageview", "uid": "u1", "url": "https://example.com/pricing?utm_campaign=spring",
+         "ts": (now - 2 * DAY) * 1000, "eid": "e1"},  # a retry: counted once
+        {"type": "pageview", "name": HOSTILE, "vid": "v9", "url": f"https://example.com/x?utm_campaign={HOSTILE}",
+         "ts": (now - 60) * 1000, "eid": "e2"},
+        {"type": "pageview", "vid": "bot", "url": "https://example.com/bot", "ts": (now - 60) * 1000,
+         "eid": "e3", "ua": "Googlebot/2.1 (+http://www.google.com/bot.html)"},
+    ])
+    flush()
+    html = logged_in.get(f"/dashboard/{site['site']}/").get_data(as_text=True)
+    assert "<img src=x" not in html and "<script>alert" not in html
+    assert "&lt;img src=x" in html
+    assert "spring" in html and "/pricing" in html and "/bot" not in html
+    assert 'id="overview-chart"' in html and 'type="application/json" id="overview-data"' in html
+    day = time.strftime("%Y-%m-%d", time.gmtime(now))
+    assert queries.totals(store, site["site"], day, day) == {"touchpoints": 1, "people": 1}
+    first = time.strftime("%Y-%m-%d", time.gmtime(now - 3 * DAY))
+    days = queries.series(store, site["site"], first, day)
+    assert len(days) == 4 and sum(d["touchpoints"] for d in days) == 2
+    assert queries.live(store, site["site"], now)["touchpoints"] == 1
+    live = logged_in.get(f"/dashboard/{site['site']}/live.json").get_json()
+    assert live["touchpoints"] == 1 and live["people"] == 1
+
+
+def test_bad_date_range_says_why(logged_in, site):
+    html = logged_in.get(f"/dashboard/{site['site']}/?from=2024-05-01&to=2024-04-01").get_data(as_text=True)
+    assert "start date is after the end date" in html
+    html = logged_in.get(f"/dashboard/{site['site']}/?from=yesterday").get_data(as_text=True)
+    assert "YYYY-MM-DD" in html
+
+
+def test_invitation_creates_an_account_for_my_sites_only(app, client, logged_in, site, store):
+    from tracker.store.sites import create_site
+
+    other = create_site(store, "Other", ["other.example"])
+    page = client.get("/dashboard/invite").get_data(as_text=True)
+    refused = client.post("/dashboard/invite", data={"csrf_token": csrf_of(page), "email": "bo@example.com",
+                                                     "site": [other["site"]]})
+    assert refused.status_code == 400 and "only share sites you have" in refused.get_data(as_text=True)
+    made = client.post("/dashboard/invite", data={"csrf_token": csrf_of(page), "email": "bo@example.com",
+                                                  "site": [site["site"]]}).get_data(as_text=True)
+    link = re.search(r'value="(http://localhost/dashboard/join/[^"]+)"', made).group(1)
+    path = link.removeprefix("http://localhost")
+    guest = app.test_client()
+    form = guest.get(path).get_data(as_text=True)
+    short = guest.post(path, data={"csrf_token": csrf_of(form), "password": "short", "password2": "short"})
+    assert short.status_code == 400
+    joined = guest.post(path, data={"csrf_token": csrf_of(form), "password": "a long password",
+                                    "password2": "a long password"})
+    assert joined.status_code == 302
+    assert accounts.find_user(store, "bo@example.com")["sites"] == [site["site"]]
+    assert guest.get(path).status_code == 404  # used once
+
+
+def test_cli_user_create(test_config, monkeypatch, store, site):
+    from tracker.cli import main
+
+    for key, value in test_config.items():
+        monkeypatch.setenv("TRACKER_" + key.upper(), str(value))
+    runner = CliRunner()
+    result = runner.invoke(main, ["user", "create", "--email", "cy@example.com", "--password", PASSWORD,
+                                  "--site", site["site"]])
+    assert result.exit_code == 0, result.output
+    assert accounts.find_user(store, "cy@example.com")["sites"] == [site["site"]]
+    result = runner.invoke(main, ["user", "create", "--email", "cy@example.com", "--password", PASSWORD,
+                                  "--site", "s_nope"])
+    assert result.exit_code != 0 and "unknown site" in result.output

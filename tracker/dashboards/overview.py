@@ -1,0 +1,71 @@
+"""The site overview page, and the date range every page of a site shares."""
+import time
+from datetime import date, datetime, timedelta, timezone
+
+from flask import current_app, jsonify, render_template, request
+
+from . import bp, queries
+from .security import site_required
+from .views import my_sites
+
+DEFAULT_DAYS = 30
+MAX_DAYS = 366
+
+
+def today():
+    """Today in UTC (the reports' time zone)."""
+    return datetime.now(timezone.utc).date()
+
+
+def date_range(args):
+    """(first, last, message) from ``?from=&to=`` (ISO dates, inclusive); bad input falls back
+    to the last 30 days with a message saying why."""
+    last_default = today()
+    first_default = last_default - timedelta(days=DEFAULT_DAYS - 1)
+    try:
+        first = date.fromisoformat(args.get("from") or first_default.isoformat())
+        last = date.fromisoformat(args.get("to") or last_default.isoformat())
+    except ValueError:
+        return first_default, last_default, "Dates are written YYYY-MM-DD; showing the last 30 days."
+    if first > last:
+        return first_default, last_default, "The start date is after the end date; showing the last 30 days."
+    if (last - first).days >= MAX_DAYS:
+        first = last - timedelta(days=MAX_DAYS - 1)
+        return first, last, f"Ranges are at most {MAX_DAYS} days; showing the last {MAX_DAYS} up to {last}."
+    return first, last, None
+
+
+def query_seconds():
+    """Time limit of one dashboard query (TRACKER_QUERY_SECONDS)."""
+    return current_app.config["TRACKER"]["query_seconds"]
+
+
+def site_name(site):
+    """The display name of ``site`` (one of the user's)."""
+    return next((s["name"] for s in my_sites() if s["site"] == site), site)
+
+
+@bp.get("/<site>/")
+@site_required
+def overview(site):
+    """Touchpoints and people over time, by channel, top pages and campaigns, and the live count."""
+    store = current_app.extensions["store"]
+    first, last, message = date_range(request.args)
+    seconds = query_seconds()
+    days = queries.series(store, site, first, last, seconds)
+    chart = {"labels": [d["day"] for d in days], "touchpoints": [d["touchpoints"] for d in days],
+             "people": [d["people"] for d in days]}
+    return render_template(
+        "overview.html", site=site, site_name=site_name(site), first=first, last=last, message=message,
+        chart=chart, totals=queries.totals(store, site, first, last, seconds),
+        channels=queries.top(store, site, first, last, "channel", seconds=seconds),
+        pages=queries.top(store, site, first, last, "page", seconds=seconds),
+        campaigns=queries.top(store, site, first, last, "campaign", seconds=seconds),
+        live=queries.live(store, site, time.time(), seconds=seconds))
+
+
+@bp.get("/<site>/live.json")
+@site_required
+def live(site):
+    """The live count, for the overview's refresh every 30 seconds."""
+    return jsonify(queries.live(current_app.extensions["store"], site, time.time(), seconds=query_seconds()))

@@ -1,0 +1,76 @@
+"""The site overview's figures, straight from the events table (no Flask here).
+
+Every query leaves bots out, counts a retried touchpoint once (uniqExact(event_id)), bounds
+the time with the sort key's neighbour ``event_time`` and runs under a time and memory limit.
+A "person" here is the user id when the touchpoint had one, else the visitor id.
+"""
+from datetime import date, timedelta
+
+_PERSON = "if(user_id != '', user_id, concat('v:', visitor_id))"
+_WHERE = "site = %(site)s AND is_bot = 0 AND event_time >= %(start)s AND event_time < %(end)s"
+
+
+def limits(seconds=30):
+    """Per-query guards: a time limit, and spilling big GROUP BYs to disk rather than failing."""
+    return {"max_execution_time": int(seconds), "max_bytes_before_external_group_by": 2_000_000_000}
+
+
+def _range(site, first, last):
+    """Parameters for the days ``first``..``last`` (dates, inclusive), as Unix seconds in UTC."""
+    start = date.fromisoformat(str(first))
+    end = date.fromisoformat(str(last)) + timedelta(days=1)
+    epoch = date(1970, 1, 1)
+    return {"site": site, "start": (start - epoch).days * 86400, "end": (end - epoch).days * 86400}
+
+
+def series(store, site, first, last, seconds=30):
+    """Touchpoints and people per day (every day of the range, zero-filled)."""
+    params = _range(site, first, last)
+    rows = store.query(f"""
+        SELECT toString(toDate(event_time)) AS day, uniqExact(event_id) AS touchpoints,
+               uniq({_PERSON}) AS people
+        FROM events WHERE {_WHERE}
+        GROUP BY day ORDER BY day""", params, settings=limits(seconds))
+    found = {r[0]: (r[1], r[2]) for r in rows}
+    days, day = [], date.fromisoformat(str(first))
+    while day <= date.fromisoformat(str(last)):
+        touchpoints, people = found.get(day.isoformat(), (0, 0))
+        days.append({"day": day.isoformat(), "touchpoints": int(touchpoints), "people": int(people)})
+        day += timedelta(days=1)
+    return days
+
+
+def totals(store, site, first, last, seconds=30):
+    """Touchpoints and people of the whole range."""
+    row = store.query(f"""
+        SELECT uniqExact(event_id), uniq({_PERSON}) FROM events WHERE {_WHERE}""",
+                      _range(site, first, last), settings=limits(seconds))
+    return {"touchpoints": int(row[0][0]), "people": int(row[0][1])} if row else {"touchpoints": 0, "people": 0}
+
+
+# Breakdowns of the overview: name -> (SQL expression, extra condition). Never from a request.
+_TOPS = {
+    "channel": ("if(channel = '', 'direct', channel)", "1"),
+    "page": ("path", "type = 'pageview'"),
+    "campaign": ("utm_campaign", "utm_campaign != ''"),
+}
+
+
+def top(store, site, first, last, what, limit=10, seconds=30):
+    """The ``limit`` largest values of ``what`` (channel, page, campaign) by touchpoints."""
+    expr, condition = _TOPS[what]
+    params = dict(_range(site, first, last), limit=int(limit))
+    rows = store.query(f"""
+        SELECT {expr} AS value, uniqExact(event_id) AS touchpoints, uniq({_PERSON}) AS people
+        FROM events WHERE {_WHERE} AND {condition}
+        GROUP BY value ORDER BY touchpoints DESC, value LIMIT %(limit)s""", params, settings=limits(seconds))
+    return [{"value": r[0], "touchpoints": int(r[1]), "people": int(r[2])} for r in rows]
+
+
+def live(store, site, now, minutes=30, seconds=10):
+    """People and touchpoints of the last ``minutes`` before ``now`` (Unix seconds)."""
+    params = {"site": site, "start": int(now) - minutes * 60, "end": int(now) + 60}
+    row = store.query(f"""
+        SELECT uniqExact(event_id), uniq({_PERSON}) FROM events WHERE {_WHERE}""",
+                      params, settings=limits(seconds))
+    return {"touchpoints": int(row[0][0]), "people": int(row[0][1]), "minutes": minutes}
