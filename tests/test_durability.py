@@ -63,7 +63,7 @@ class Sender:
                     "events": [{"type": "pageview", "url": "https://example.com/p", "eid": e} for e in eids]}
             try:
                 status = self.post(body)
-            except requests.ConnectionError:
+            except requests.RequestException:
                 status = None
             if status == 202:
                 self.accepted.update(eids)
@@ -122,9 +122,9 @@ class Gunicorn:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
-                if requests.get(self.base + "/healthz", timeout=1).ok:
+                if requests.get(self.base + "/healthz", timeout=5).ok:
                     return
-            except requests.ConnectionError:
+            except requests.RequestException:
                 time.sleep(0.2)
         raise AssertionError("gunicorn did not come up: " + self.process.stderr.read(4000).decode())
 
