@@ -1,0 +1,137 @@
+"""The dashboards in a real browser (Debian chromium through Playwright), on both backends.
+
+Each page is checked for console errors and uncaught exceptions, and saved as a screenshot
+under test-output/screenshots/ for a reviewer.
+"""
+import time
+from pathlib import Path
+
+import pytest
+
+from test_dashboards import HOSTILE, PASSWORD, send, user  # noqa: F401  (fixture)
+
+pytestmark = pytest.mark.browser
+playwright = pytest.importorskip("playwright.sync_api")
+
+SHOTS = Path(__file__).resolve().parents[1] / "test-output" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+DAY = 86400
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless chromium for the module."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian chromium is not installed")
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM,
+                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        yield browser
+        browser.close()
+
+
+class Page:
+    """A browser tab that records console errors and page errors, and takes screenshots."""
+
+    def __init__(self, context, base, backend):
+        self.tab = context.new_page()
+        self.base = base
+        self.backend = backend
+        self.errors = []
+        self.tab.on("console", lambda msg: msg.type == "error" and self.errors.append(msg.text))
+        self.tab.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        self.tab.on("dialog", lambda dialog: self.errors.append("dialog: " + dialog.message))
+
+    def go(self, path):
+        return self.tab.goto(self.base + path)
+
+    def shot(self, name):
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        self.tab.screenshot(path=str(SHOTS / f"{name}-{self.backend}.png"), full_page=True)
+
+    def no_errors(self):
+        assert self.errors == [], self.errors
+
+    def login(self, email, password=PASSWORD):
+        self.go("/dashboard/login")
+        self.tab.get_by_label("Email").fill(email)
+        self.tab.get_by_label("Password").fill(password)
+        self.tab.get_by_role("button", name="Log in").click()
+        self.tab.wait_for_load_state()
+
+
+@pytest.fixture
+def page(browser, live_server, backend):
+    """A fresh browser context (no cookies) at 1280 px; ``page.tab`` is the Playwright page."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    yield Page(context, live_server, backend)
+    context.close()
+
+
+@pytest.fixture
+def seeded(client, site, flush):
+    """Touchpoints over the last days, including a hostile name and campaign and a bot."""
+    now = int(time.time())
+    events = []
+    for i in range(12):
+        ts = (now - (i % 6) * DAY - 300) * 1000
+        events.append({"type": "pageview", "uid": f"p{i}", "url": f"https://example.com/page{i % 3}"
+                       f"?utm_source=news&utm_medium=email&utm_campaign=spring", "ts": ts, "eid": f"a{i}"})
+    events.append({"type": "pageview", "name": HOSTILE, "vid": "v-hostile",
+                   "url": f"https://example.com/x?utm_campaign={HOSTILE}", "ts": (now - 120) * 1000, "eid": "h1"})
+    events.append({"type": "pageview", "vid": "crawler", "url": "https://example.com/botpage",
+                   "ts": (now - 120) * 1000, "eid": "b1", "ua": "Googlebot/2.1 (+http://www.google.com/bot.html)"})
+    send(client, site, events)
+    flush()
+    return site
+
+
+def test_login_overview_and_logout(page, user, seeded):
+    page.go("/")
+    assert "/dashboard/login" in page.tab.url
+    page.shot("login")
+    page.login(user["email"])
+    assert page.tab.url.endswith(f"/dashboard/{seeded['site']}/")
+    page.tab.wait_for_function("() => { const c = document.getElementById('overview-chart');"
+                               " return c && window.Chart && Chart.getChart(c); }")
+    body = page.tab.inner_text("body")
+    assert "spring" in body and HOSTILE in body and "botpage" not in body  # shown as text, bots out
+    assert page.tab.locator("img[src=x]").count() == 0
+    page.shot("overview")
+    page.tab.get_by_label("From", exact=True).fill(time.strftime("%Y-%m-%d", time.gmtime(time.time() - 2 * DAY)))
+    page.tab.get_by_role("button", name="Show").click()
+    page.tab.wait_for_load_state()
+    assert "from=" in page.tab.url
+    page.no_errors()
+    page.tab.get_by_role("button", name="Log out").click()
+    page.tab.wait_for_load_state()
+    assert "/dashboard/login" in page.tab.url and "logged out" in page.tab.inner_text("body")
+    page.go(f"/dashboard/{seeded['site']}/")
+    assert "/dashboard/login" in page.tab.url
+
+
+def test_wrong_password_expired_session_and_foreign_site(page, app, user, site, store):
+    from tracker.store.sites import create_site
+
+    page.login(user["email"], "not the password")
+    assert "wrong email or password" in page.tab.inner_text("body")
+    page.shot("login-wrong-password")
+    page.login(user["email"])
+    other = create_site(store, "Other", ["other.example"])
+    response = page.go(f"/dashboard/{other['site']}/")
+    assert response.status == 403 and "do not have access" in page.tab.inner_text("body")
+    page.shot("forbidden")
+    app.config["DASHBOARD_IDLE_SECONDS"] = -1  # every session is now past its idle limit
+    page.go(f"/dashboard/{site['site']}/")
+    assert "/dashboard/login" in page.tab.url and "session expired" in page.tab.inner_text("body")
+
+
+def test_narrow_screen_has_no_horizontal_scroll(browser, live_server, backend, user, seeded):
+    context = browser.new_context(viewport={"width": 375, "height": 800})
+    tab = Page(context, live_server, backend)
+    tab.login(user["email"])
+    tab.tab.wait_for_function("() => window.Chart && Chart.getChart(document.getElementById('overview-chart'))")
+    assert tab.tab.evaluate("document.documentElement.scrollWidth") <= 375
+    tab.shot("overview-375px")
+    tab.no_errors()
+    context.close()
