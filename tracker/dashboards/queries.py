@@ -2,12 +2,22 @@
 
 Every query leaves bots out, counts a retried touchpoint once (uniqExact(event_id)), bounds
 the time with the sort key's neighbour ``event_time`` and runs under a time and memory limit.
-A "person" here is the user id when the touchpoint had one, else the visitor id.
+People are counted as the journey engine resolves them (``person_sql``: the user id, else
+the user the visitor was linked to, else the visitor), with ``uniq``'s estimate.
 """
 from datetime import date, timedelta
 
-_PERSON = "if(user_id != '', user_id, concat('v:', visitor_id))"
+from ..journeys.engine import links_sql, person_sql
+
 _WHERE = "site = %(site)s AND is_bot = 0 AND event_time >= %(start)s AND event_time < %(end)s"
+
+
+def _touchpoints(column, condition="1", name=None):
+    """The site's touchpoints in the range (bots out) with ``column`` (as ``name``) and their person."""
+    return f"""(SELECT {name or column}, event_id, {person_sql()} AS person
+        FROM (SELECT {column}{' AS ' + name if name else ''}, event_id, visitor_id, user_id
+              FROM events WHERE {_WHERE} AND {condition}) AS e
+        ANY LEFT JOIN ({links_sql('')}) AS l USING visitor_id)"""
 
 
 def limits(seconds=30):
@@ -28,8 +38,8 @@ def series(store, site, first, last, seconds=30):
     params = _range(site, first, last)
     rows = store.query(f"""
         SELECT toString(toDate(event_time)) AS day, uniqExact(event_id) AS touchpoints,
-               uniq({_PERSON}) AS people
-        FROM events WHERE {_WHERE}
+               uniq(person) AS people
+        FROM {_touchpoints('event_time')}
         GROUP BY day ORDER BY day""", params, settings=limits(seconds))
     found = {r[0]: (r[1], r[2]) for r in rows}
     days, day = [], date.fromisoformat(str(first))
@@ -43,7 +53,7 @@ def series(store, site, first, last, seconds=30):
 def totals(store, site, first, last, seconds=30):
     """Touchpoints and people of the whole range."""
     row = store.query(f"""
-        SELECT uniqExact(event_id), uniq({_PERSON}) FROM events WHERE {_WHERE}""",
+        SELECT uniqExact(event_id), uniq(person) FROM {_touchpoints('site')}""",
                       _range(site, first, last), settings=limits(seconds))
     return {"touchpoints": int(row[0][0]), "people": int(row[0][1])} if row else {"touchpoints": 0, "people": 0}
 
@@ -61,8 +71,8 @@ def top(store, site, first, last, what, limit=10, seconds=30):
     expr, condition = _TOPS[what]
     params = dict(_range(site, first, last), limit=int(limit))
     rows = store.query(f"""
-        SELECT {expr} AS value, uniqExact(event_id) AS touchpoints, uniq({_PERSON}) AS people
-        FROM events WHERE {_WHERE} AND {condition}
+        SELECT value, uniqExact(event_id) AS touchpoints, uniq(person) AS people
+        FROM {_touchpoints(expr, condition, 'value')}
         GROUP BY value ORDER BY touchpoints DESC, value LIMIT %(limit)s""", params, settings=limits(seconds))
     return [{"value": r[0], "touchpoints": int(r[1]), "people": int(r[2])} for r in rows]
 
@@ -71,6 +81,6 @@ def live(store, site, now, minutes=30, seconds=10):
     """People and touchpoints of the last ``minutes`` before ``now`` (Unix seconds)."""
     params = {"site": site, "start": int(now) - minutes * 60, "end": int(now) + 60}
     row = store.query(f"""
-        SELECT uniqExact(event_id), uniq({_PERSON}) FROM events WHERE {_WHERE}""",
+        SELECT uniqExact(event_id), uniq(person) FROM {_touchpoints('site')}""",
                       params, settings=limits(seconds))
     return {"touchpoints": int(row[0][0]), "people": int(row[0][1]), "minutes": minutes}
