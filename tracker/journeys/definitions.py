@@ -1,0 +1,136 @@
+"""Journey definitions: their marshmallow schema and their storage in ClickHouse.
+
+A definition is ``{"name", "window_days", "stall_after_days", "order", "stages": [{"name",
+"match": {...}}], "exclude": [{...}]}``; ``match`` fields are those of ``rules.RULE_FIELDS``.
+"""
+import json
+import re
+import time
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from .rules import RULE_FIELDS
+
+MAX_STAGES = 20
+# "any" counts stages via every subset of them (Hall's theorem), so it stays small.
+MAX_ANY_STAGES = 8
+ORDERS = ("ordered", "strict", "any")
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+COLUMNS = ["site", "journey_id", "definition", "deleted", "version"]
+
+_text = dict(validate=validate.Length(min=1, max=200))
+
+
+class MatchSchema(Schema):
+    """The conditions a touchpoint must all meet; at least one."""
+
+    type = fields.String(**_text)
+    name = fields.String(**_text)
+    path = fields.String(validate=[validate.Length(min=1, max=500),
+                                   validate.Regexp(r"^[^\s]*$", error="no spaces in a path")])
+    channel = fields.String(**_text)
+    utm_source = fields.String(**_text)
+    utm_medium = fields.String(**_text)
+    utm_campaign = fields.String(**_text)
+    props = fields.Dict(keys=fields.String(validate=validate.Length(min=1, max=64)),
+                        values=fields.String(validate=validate.Length(max=500)),
+                        validate=validate.Length(max=10))
+
+    @validates_schema
+    def _not_empty(self, data, **kwargs):
+        if not any(data.get(f) for f in RULE_FIELDS):
+            raise ValidationError(f"give at least one of {', '.join(RULE_FIELDS)}", "_schema")
+
+
+class StageSchema(Schema):
+    name = fields.String(required=True, **_text)
+    match = fields.Nested(MatchSchema, required=True)
+
+
+class JourneySchema(Schema):
+    """A whole journey definition, as PUT and as `tracker journey apply` take it."""
+
+    name = fields.String(required=True, **_text)
+    window_days = fields.Integer(load_default=30, validate=validate.Range(min=1, max=3650))
+    stall_after_days = fields.Integer(load_default=14, validate=validate.Range(min=1, max=3650))
+    order = fields.String(load_default="ordered", validate=validate.OneOf(ORDERS))
+    stages = fields.List(fields.Nested(StageSchema), required=True,
+                         validate=validate.Length(min=1, max=MAX_STAGES))
+    exclude = fields.List(fields.Nested(MatchSchema), load_default=list, validate=validate.Length(max=20))
+    description = fields.String(load_default="", validate=validate.Length(max=2000))
+
+    @validates_schema
+    def _any_is_small(self, data, **kwargs):
+        if data.get("order") == "any" and len(data.get("stages") or []) > MAX_ANY_STAGES:
+            raise ValidationError(f"order 'any' takes at most {MAX_ANY_STAGES} stages", "stages")
+
+
+JOURNEY = JourneySchema()
+
+
+class DefinitionError(ValueError):
+    """A definition that does not validate; ``fields`` maps "stages.2.match.path" to the reason."""
+
+    def __init__(self, fields_):
+        super().__init__("invalid journey definition: " + "; ".join(f"{k}: {v}" for k, v in fields_.items()))
+        self.fields = fields_
+
+
+def flatten_errors(messages, prefix=""):
+    """marshmallow's nested messages as {"stages.2.match.path": "reason"}."""
+    flat = {}
+    for key, value in messages.items():
+        path = prefix if key == "_schema" else f"{prefix}{'.' if prefix else ''}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten_errors(value, path))
+        else:
+            flat[path or "body"] = value[0] if isinstance(value, list) and value else str(value)
+    return flat
+
+
+def validate_definition(data):
+    """The loaded definition, or DefinitionError naming each bad field."""
+    if not isinstance(data, dict):
+        raise DefinitionError({"body": "a journey is a JSON object"})
+    try:
+        return JOURNEY.load(data)
+    except ValidationError as exc:
+        raise DefinitionError(flatten_errors(exc.messages)) from None
+
+
+def valid_id(journey_id):
+    return bool(re.match(ID_PATTERN, journey_id or ""))
+
+
+def save(store, site, journey_id, definition):
+    """Store (create or replace) a validated definition."""
+    store.insert("journeys", COLUMNS, [(site, journey_id, json.dumps(definition, sort_keys=True), 0,
+                                        time.time_ns())])
+
+
+def delete(store, site, journey_id):
+    """Delete a journey; True when it existed."""
+    if get(store, site, journey_id) is None:
+        return False
+    store.insert("journeys", COLUMNS, [(site, journey_id, "", 1, time.time_ns())])
+    return True
+
+
+def list_all(store, site):
+    """Every live journey of ``site``: [{"id", ...definition}], by id."""
+    rows = store.query("""
+        SELECT journey_id, argMax(definition, version) AS d, argMax(deleted, version) AS gone
+        FROM journeys WHERE site = %(site)s GROUP BY journey_id HAVING gone = 0 ORDER BY journey_id""",
+                       {"site": site})
+    return [dict(json.loads(r[1]), id=r[0]) for r in rows]
+
+
+def get(store, site, journey_id):
+    """One journey's definition with its id, or None."""
+    rows = store.query("""
+        SELECT argMax(definition, version) AS d, argMax(deleted, version) AS gone
+        FROM journeys WHERE site = %(site)s AND journey_id = %(id)s GROUP BY journey_id""",
+                       {"site": site, "id": journey_id})
+    if not rows or rows[0][1]:
+        return None
+    return dict(json.loads(rows[0][0]), id=journey_id)

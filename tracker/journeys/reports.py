@@ -1,0 +1,123 @@
+"""Run the journey queries and shape their rows: the funnel, people lists, one person's stages."""
+import base64
+import json
+
+from . import engine
+from .engine import QUERY_SETTINGS, Query
+
+
+def _run(store, sql, q):
+    return store.query(sql, q.params.values, settings=QUERY_SETTINGS)
+
+
+def _ratio(part, whole):
+    return round(part / whole, 4) if whole else None
+
+
+def _seconds(values, present):
+    return round(float(values), 3) if present else None
+
+
+def _stages(journey, row):
+    """Per-stage figures of one funnel row."""
+    stages = []
+    reached = row["reached"]
+    for j, stage in enumerate(journey["stages"]):
+        has_time = j > 0 and reached[j] > 0
+        prev, start = row["from_previous"][j], row["from_start"][j]
+        stages.append({
+            "name": stage["name"],
+            "reached": reached[j],
+            "in_progress": row["in_progress"][j],
+            "dropped": row["dropped"][j],
+            "conversion_from_previous": _ratio(reached[j], reached[j - 1]) if j else _ratio(reached[0], row["people"]),
+            "conversion_from_start": _ratio(reached[j], reached[0]),
+            "median_seconds_from_previous": _seconds(prev[0], has_time),
+            "p90_seconds_from_previous": _seconds(prev[1], has_time),
+            "median_seconds_from_start": _seconds(start[0], has_time),
+            "p90_seconds_from_start": _seconds(start[1], has_time),
+        })
+    return stages
+
+
+def funnel(store, journey, site, start_ms, end_ms, as_of_ms, breakdown=None):
+    """The funnel of ``journey`` for entries in [start_ms, end_ms], as of ``as_of_ms``."""
+    q = Query(journey, site, start_ms, end_ms, as_of_ms, breakdown)
+    rows = _run(store, engine.funnel_sql(q), q).dicts()
+    total = next((r for r in rows if r["total"]), None)
+    result = {"people": total["people"] if total else 0,
+              "stages": _stages(journey, total) if total else _stages(journey, _empty(q.k))}
+    if breakdown:
+        result["breakdown_by"] = breakdown
+        result["breakdown"] = [{"value": r["value"], "people": r["people"], "stages": _stages(journey, r)}
+                               for r in rows if not r["total"]]
+    return result
+
+
+def _empty(k):
+    zeros = [0] * k
+    return {"people": 0, "reached": zeros, "in_progress": zeros, "dropped": zeros,
+            "from_previous": [[0, 0]] * k, "from_start": [[0, 0]] * k}
+
+
+def encode_cursor(last_ts, person):
+    return base64.urlsafe_b64encode(json.dumps([last_ts, person]).encode()).decode().rstrip("=")
+
+
+def decode_cursor(text):
+    """(last_ts, person) from a cursor; ValueError when it is not one of ours."""
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        last_ts, person = json.loads(raw)
+    except (ValueError, TypeError) as exc:
+        raise ValueError("not a cursor of this list") from exc
+    if not isinstance(last_ts, int) or not isinstance(person, str):
+        raise ValueError("not a cursor of this list")
+    return last_ts, person
+
+
+def _stage_info(journey, stage, entry, times, last_ts, as_of_ms):
+    """Stage number and name, stage times, status of one person in one journey."""
+    q_window = journey["window_days"] * engine.DAY_MS
+    k = len(journey["stages"])
+    stalled = 0 < stage < k and last_ts < as_of_ms - journey["stall_after_days"] * engine.DAY_MS
+    if stage == k:
+        status = "completed"
+    elif as_of_ms <= entry + q_window:
+        status = "in_progress"
+    else:
+        status = "dropped"
+    return {
+        "stage": stage,
+        "stage_name": journey["stages"][stage - 1]["name"] if stage else None,
+        "stage_time_ms": times[stage - 1] if stage else None,
+        "entered_ms": entry,
+        "status": status,
+        "stalled": stalled,
+        "stages": [{"name": s["name"], "reached_ms": times[j] if j < stage else None}
+                   for j, s in enumerate(journey["stages"])],
+        "last_touch_ms": last_ts,
+    }
+
+
+def people(store, journey, site, status, stage, as_of_ms, limit=50, cursor=None, descending=True,
+           start_ms=0, end_ms=None):
+    """A page of the people of a journey with ``status`` (at/in_progress/dropped/stalled/reached)."""
+    q = Query(journey, site, start_ms, as_of_ms if end_ms is None else end_ms, as_of_ms)
+    sql = engine.people_sql(q, status, stage, descending, cursor, limit + 1)
+    rows = _run(store, sql, q)
+    page = [dict(person=r[0], **_stage_info(journey, r[1], r[2], list(r[3]), r[4], as_of_ms)) for r in rows[:limit]]
+    next_cursor = encode_cursor(rows[limit - 1][4], rows[limit - 1][0]) if len(rows) > limit else None
+    return page, next_cursor
+
+
+def person_stages(store, journey, site, visitors, person, as_of_ms):
+    """One person's place in ``journey`` (all of their history up to ``as_of``), or None."""
+    q = Query(journey, site, 0, as_of_ms, as_of_ms, visitors=visitors)
+    q.params.values["person"] = person
+    sql = f"SELECT person, stage, entry, times, last_ts FROM ({engine.persons_sql(q)}) WHERE person = %(person)s"
+    rows = _run(store, sql, q)
+    if not rows:
+        return None
+    r = rows[0]
+    return _stage_info(journey, r[1], r[2], list(r[3]), r[4], as_of_ms)
