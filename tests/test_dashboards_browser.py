@@ -40,7 +40,11 @@ class Page:
         self.errors = []
         self.tab.on("console", lambda msg: msg.type == "error" and self.errors.append(msg.text))
         self.tab.on("pageerror", lambda exc: self.errors.append(str(exc)))
-        self.tab.on("dialog", lambda dialog: self.errors.append("dialog: " + dialog.message))
+        self.tab.on("dialog", self._dialog)
+
+    def _dialog(self, dialog):
+        self.errors.append("dialog: " + dialog.message)
+        dialog.dismiss()
 
     def go(self, path):
         return self.tab.goto(self.base + path)

@@ -71,7 +71,50 @@
     });
   }
 
+  function renumber(box) {
+    Array.prototype.forEach.call(box.querySelectorAll("fieldset[data-row]"), function (row, i) {
+      var legend = row.querySelector("legend"), remove = row.querySelector("[data-remove]");
+      var word = row.getAttribute("data-row") === "stage" ? "Stage " : "Exclusion ";
+      legend.textContent = word + (i + 1);
+      remove.textContent = "Remove " + word.toLowerCase() + (i + 1);
+    });
+  }
+
+  function editor() {
+    // Add and remove rows of stages and exclusions; without JS one blank row is always there.
+    var form = document.getElementById("journey-form");
+    if (!form) return;
+    form.addEventListener("click", function (event) {
+      var target = event.target;
+      if (target.hasAttribute("data-add")) {
+        var box = document.getElementById(target.getAttribute("data-add"));
+        var rows = box.querySelectorAll("fieldset[data-row]");
+        var copy = rows[rows.length - 1].cloneNode(true);
+        Array.prototype.forEach.call(copy.querySelectorAll("input"), function (input) {
+          input.value = ""; input.removeAttribute("aria-invalid"); input.removeAttribute("aria-describedby");
+        });
+        Array.prototype.forEach.call(copy.querySelectorAll(".error"), function (e) { e.remove(); });
+        box.appendChild(copy);
+        renumber(box);
+        copy.querySelector("input").focus();
+      } else if (target.hasAttribute("data-remove")) {
+        var row = target.closest("fieldset"), parent = row.parentNode;
+        if (parent.querySelectorAll("fieldset[data-row]").length > 1) {
+          row.remove();
+        } else {
+          Array.prototype.forEach.call(row.querySelectorAll("input"), function (input) { input.value = ""; });
+        }
+        renumber(parent);
+      } else if (target.hasAttribute("data-confirm") && !window.confirm(target.getAttribute("data-confirm"))) {
+        event.preventDefault();
+      }
+    });
+    var errors = document.getElementById("errors") || document.getElementById("preview");
+    if (errors) errors.focus();
+  }
+
   window.Dashboards = { data: data };
+  editor();
   overviewChart();
   funnelChart();
   liveCount();

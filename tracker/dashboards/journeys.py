@@ -1,13 +1,217 @@
-"""Journey pages: the list, the funnel, people lists (with CSV) and the editor."""
-from flask import render_template
+"""Journey pages: the list, the funnel, people lists (with CSV) and the editor.
 
+Figures come from the journey engine (``tracker.journeys.reports``); nothing here computes
+a funnel itself.
+"""
+import calendar
+import csv
+import io
+import time
+from datetime import timedelta
+
+from flask import Response, abort, current_app, redirect, render_template, request, url_for
+
+from ..journeys import definitions, reports
+from ..journeys.rules import BREAKDOWNS
 from . import bp
-from .overview import site_name
+from .editor import ORDERS, RULE_FIELDS, blank_definition, definition_from_form, describe_errors, props_text
+from .overview import date_range, site_name
 from .security import site_required
+
+BREAKDOWN_LABELS = {"channel": "Channel", "utm_campaign": "Campaign", "device": "Device",
+                    "utm_source": "Source", "browser": "Browser", "first_touch_channel": "First-touch channel"}
+STATUS_LABELS = {"reached": "reached", "at": "are at", "in_progress": "are in progress after",
+                 "dropped": "dropped after", "stalled": "stalled at or after"}
+PAGE_SIZE = 50
+CSV_MAX_ROWS = 50_000
+DAY_MS = 86_400_000
+
+
+def _store():
+    return current_app.extensions["store"]
+
+
+def _now_ms():
+    return int(time.time() * 1000)
+
+
+def _journey(site, journey_id):
+    journey = definitions.get(_store(), site, journey_id)
+    if journey is None:
+        abort(404, "There is no journey with this id on this site.")
+    return journey
+
+
+def _ms_range(first, last):
+    """Entry bounds in ms for the days first..last (inclusive, UTC)."""
+    return calendar.timegm(first.timetuple()) * 1000, calendar.timegm(last.timetuple()) * 1000 + DAY_MS - 1
 
 
 @bp.get("/<site>/journeys/")
 @site_required
 def journey_list(site):
-    """The site's journeys."""
-    return render_template("journeys.html", site=site, site_name=site_name(site), journeys=[])
+    """The site's journeys, each linking to its funnel."""
+    return render_template("journeys.html", site=site, site_name=site_name(site),
+                           journeys=definitions.list_all(_store(), site))
+
+
+def _previous(first, last):
+    """The period of the same length just before first..last."""
+    days = (last - first).days + 1
+    return first - timedelta(days=days), first - timedelta(days=1)
+
+
+def _chart(journey, result, previous, links):
+    return {"labels": [s["name"] for s in journey["stages"]],
+            "reached": [s["reached"] for s in result["stages"]],
+            "dropped": [s["dropped"] for s in result["stages"]],
+            "in_progress": [s["in_progress"] for s in result["stages"]],
+            "previous": [s["reached"] for s in previous["stages"]] if previous else None,
+            "drop_links": links}
+
+
+@bp.get("/<site>/journeys/<journey_id>/")
+@site_required
+def funnel(site, journey_id):
+    """The funnel: stages with people, in progress, dropped, conversion and times; breakdown;
+    the previous period for comparison; each drop-off links to its people."""
+    journey = _journey(site, journey_id)
+    first, last, message = date_range(request.args)
+    breakdown = request.args.get("breakdown", "")
+    if breakdown not in BREAKDOWNS:
+        breakdown = ""
+    compare = request.args.get("compare", "1") == "1"
+    as_of = _now_ms()
+    start, end = _ms_range(first, last)
+    result = reports.funnel(_store(), journey, site, start, end, as_of, breakdown or None)
+    previous = None
+    if compare:
+        p_first, p_last = _previous(first, last)
+        previous = reports.funnel(_store(), journey, site, *_ms_range(p_first, p_last), as_of)
+        previous["first"], previous["last"] = p_first, p_last
+    args = {"from": first.isoformat(), "to": last.isoformat()}
+    links = [url_for("dashboards.people_list", site=site, journey_id=journey_id, stage=j + 1,
+                     status="dropped", **args) if j + 1 < len(journey["stages"]) else None
+             for j in range(len(journey["stages"]))]
+    return render_template(
+        "funnel.html", site=site, site_name=site_name(site), journey=journey, first=first, last=last,
+        message=message, result=result, previous=previous, breakdown=breakdown, compare=compare,
+        breakdowns=BREAKDOWN_LABELS, args=args, drop_links=links, chart=_chart(journey, result, previous, links))
+
+
+def _people_args(journey):
+    stage = request.args.get("stage", "1")
+    status = request.args.get("status", "reached")
+    if not stage.isdigit() or not 1 <= int(stage) <= len(journey["stages"]):
+        abort(400, f"stage must be a number from 1 to {len(journey['stages'])}")
+    if status not in STATUS_LABELS:
+        abort(400, f"status must be one of {', '.join(STATUS_LABELS)}")
+    return int(stage), status
+
+
+def _cursor():
+    text = request.args.get("cursor")
+    if not text:
+        return None
+    try:
+        return reports.decode_cursor(text)
+    except ValueError:
+        abort(400, "This page link is broken; go back to the first page.")
+
+
+@bp.get("/<site>/journeys/<journey_id>/people")
+@site_required
+def people_list(site, journey_id):
+    """The people of one stage and status (a drop-off, say), a page at a time, or all as CSV."""
+    journey = _journey(site, journey_id)
+    stage, status = _people_args(journey)
+    first, last, message = date_range(request.args)
+    start, end = _ms_range(first, last)
+    if request.args.get("format") == "csv":
+        return _csv(site, journey, stage, status, start, end)
+    rows, next_cursor = reports.people(_store(), journey, site, status, stage, _now_ms(), limit=PAGE_SIZE,
+                                       cursor=_cursor(), start_ms=start, end_ms=end)
+    args = {"from": first.isoformat(), "to": last.isoformat(), "stage": stage, "status": status}
+    return render_template(
+        "people_list.html", site=site, site_name=site_name(site), journey=journey, rows=rows, stage=stage,
+        status=status, status_label=STATUS_LABELS[status], first=first, last=last, message=message, args=args,
+        traits=_traits([r["person"] for r in rows]), next_cursor=next_cursor)
+
+
+def _traits(person_ids):
+    """Email, name and company of the people listed, when the engine offers them."""
+    finder = getattr(reports, "traits_of", None)
+    return finder(_store(), request.view_args["site"], person_ids) if finder and person_ids else {}
+
+
+def _csv(site, journey, stage, status, start, end):
+    """Every person of the list as CSV (person, stage, status, stalled, entry and last touch)."""
+    as_of, cursor, rows = _now_ms(), None, []
+    while len(rows) < CSV_MAX_ROWS:
+        page, cursor = reports.people(_store(), journey, site, status, stage, as_of, limit=1000,
+                                      cursor=cursor, start_ms=start, end_ms=end)
+        rows.extend(page)
+        if cursor is None:
+            break
+    traits = _traits([r["person"] for r in rows])
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["person", "email", "name", "company", "stage", "stage_name", "status", "stalled",
+                     "entered_utc", "last_touch_utc"])
+    for r in rows:
+        t = traits.get(r["person"], {})
+        writer.writerow([_cell(v) for v in (
+            r["person"], t.get("email", ""), t.get("name", ""), t.get("company", ""), r["stage"],
+            r["stage_name"] or "", r["status"], "yes" if r["stalled"] else "no",
+            _iso(r["entered_ms"]), _iso(r["last_touch_ms"]))])
+    name = f"{journey['id']}-stage{stage}-{status}.csv"
+    return Response(out.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def _cell(value):
+    """A CSV cell that a spreadsheet will not run as a formula (OWASP's CSV injection advice)."""
+    text = str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _iso(ms):
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ms / 1000)) if ms else ""
+
+
+@bp.route("/<site>/journeys/new", methods=["GET", "POST"], defaults={"journey_id": None})
+@bp.route("/<site>/journeys/<journey_id>/edit", methods=["GET", "POST"])
+@site_required
+def edit(site, journey_id):
+    """The journey editor: a form for stages, rules, window, stall days, order and exclusions;
+    "Preview" shows people per stage for the last 30 days without saving."""
+    store = _store()
+    existing = _journey(site, journey_id) if journey_id else None
+    if request.method == "GET":
+        return _editor(site, journey_id, existing or blank_definition())
+    if request.form.get("action") == "delete" and existing:
+        definitions.delete(store, site, journey_id)
+        return redirect(url_for("dashboards.journey_list", site=site))
+    raw, new_id, errors = definition_from_form(request.form, journey_id)
+    loaded = None
+    if not errors:
+        try:
+            loaded = definitions.validate_definition(raw)
+        except definitions.DefinitionError as exc:
+            errors = describe_errors(exc.fields, raw)
+    if not errors and not journey_id and definitions.get(store, site, new_id) is not None:
+        errors = [("id", "a journey with this id exists already: choose another")]
+    if errors:
+        return _editor(site, journey_id, raw, errors=errors, new_id=new_id), 400
+    if request.form.get("action") == "preview":
+        as_of = _now_ms()
+        preview = reports.funnel(store, loaded, site, as_of - 30 * DAY_MS, as_of, as_of)
+        return _editor(site, journey_id, raw, preview=preview, new_id=new_id)
+    definitions.save(store, site, journey_id or new_id, loaded)
+    return redirect(url_for("dashboards.funnel", site=site, journey_id=journey_id or new_id))
+
+
+def _editor(site, journey_id, journey, errors=(), preview=None, new_id=""):
+    return render_template("editor.html", site=site, site_name=site_name(site), journey_id=journey_id,
+                           journey=journey, errors=list(errors), preview=preview, new_id=new_id,
+                           rule_fields=RULE_FIELDS, orders=ORDERS, props_text=props_text)

@@ -12,3 +12,10 @@ def search(site):
     """Find a prospect by email, name, company or user id."""
     q = request.args.get("q", "").strip()
     return render_template("search.html", site=site, site_name=site_name(site), q=q, results=[])
+
+
+@bp.get("/<site>/people/<path:person>")
+@site_required
+def person(site, person):
+    """One prospect: per journey where they are, then their touchpoints by session."""
+    return render_template("search.html", site=site, site_name=site_name(site), q="", results=[])

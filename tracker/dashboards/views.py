@@ -1,4 +1,5 @@
 """Log in, log out, the list of sites, invitations."""
+import time
 from urllib.parse import urlparse
 
 from flask import current_app, flash, redirect, render_template, request, session, url_for
@@ -103,3 +104,9 @@ def join(token):
                 return redirect(url_for("dashboards.home"))
     status = 404 if invitation is None else (400 if error else 200)
     return render_template("join.html", invitation=invitation, error=error), status
+
+
+@bp.app_template_filter("utc")
+def utc(ms):
+    """Unix milliseconds as 'YYYY-MM-DD HH:MM UTC' (the reports' time zone)."""
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ms / 1000)) if ms else "–"
