@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from test_dashboards import HOSTILE, PASSWORD, send, user  # noqa: F401  (fixture)
+from test_dashboards_journeys import journey, seed_people  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.browser
 playwright = pytest.importorskip("playwright.sync_api")
@@ -55,6 +56,12 @@ class Page:
 
     def no_errors(self):
         assert self.errors == [], self.errors
+
+    def expected_status(self, status):
+        """Chromium logs a page answered with an error status (a refused form) as a console
+        error; forget that one entry, and only it."""
+        entry = next(e for e in self.errors if f"status of {status} " in e)
+        self.errors.remove(entry)
 
     def login(self, email, password=PASSWORD):
         self.go("/dashboard/login")
@@ -137,5 +144,115 @@ def test_narrow_screen_has_no_horizontal_scroll(browser, live_server, backend, u
     tab.tab.wait_for_function("() => window.Chart && Chart.getChart(document.getElementById('overview-chart'))")
     assert tab.tab.evaluate("document.documentElement.scrollWidth") <= 375
     tab.shot("overview-375px")
+    tab.no_errors()
+    context.close()
+
+
+@pytest.fixture
+def people(client, site, flush, journey):
+    """The 'trial' journey with ann (converted), bob (dropped), cy (in progress) and a hostile name."""
+    seed_people(client, site, flush)
+    return site
+
+
+def click_bar(tab, dataset, index):
+    """Click the centre of one bar of the funnel chart (dataset 1 = 'Dropped after')."""
+    x, y = tab.evaluate("""([d, i]) => {
+        const canvas = document.getElementById('funnel-chart'), chart = Chart.getChart(canvas);
+        const bar = chart.getDatasetMeta(d).data[i], box = canvas.getBoundingClientRect();
+        return [box.left + bar.x, box.top + (bar.y + bar.base) / 2];
+    }""", [dataset, index])
+    tab.mouse.click(x, y)
+
+
+def test_funnel_breakdown_drop_off_and_prospect(page, user, people):
+    site = people["site"]
+    page.login(user["email"])
+    page.tab.get_by_role("link", name="Journeys", exact=True).click()
+    page.shot("journeys")
+    page.tab.get_by_role("link", name="Trial to paid").click()
+    page.tab.wait_for_function("() => window.Chart && Chart.getChart(document.getElementById('funnel-chart'))")
+    assert "/journeys/trial/" in page.tab.url
+    page.shot("funnel")
+    page.tab.get_by_label("From", exact=True).fill(time.strftime("%Y-%m-%d", time.gmtime(time.time() - 25 * DAY)))
+    page.tab.get_by_role("button", name="Show").click()
+    page.tab.wait_for_load_state()
+    assert "from=" in page.tab.url
+    page.tab.get_by_label("Breakdown").select_option("utm_campaign")  # applies at once
+    page.tab.wait_for_url("**breakdown=utm_campaign**")
+    assert "By campaign" in page.tab.inner_text("main") and "spring" in page.tab.inner_text("main")
+    page.shot("funnel-breakdown")
+    page.tab.wait_for_function("() => window.Chart && Chart.getChart(document.getElementById('funnel-chart'))")
+    with page.tab.expect_navigation():
+        click_bar(page.tab, 1, 1)  # the 'dropped after Sign up' bar
+    assert "status=dropped" in page.tab.url and "stage=2" in page.tab.url
+    assert "Bob Baker" in page.tab.inner_text("main")
+    page.shot("drop-off-list")
+    with page.tab.expect_download() as download:
+        page.tab.get_by_role("link", name="Download CSV").click()
+    assert "bob" in Path(download.value.path()).read_text()
+    page.tab.get_by_role("link", name="Bob Baker").click()
+    page.tab.wait_for_load_state()
+    assert f"/dashboard/{site}/people/bob" in page.tab.url and "dropped" in page.tab.inner_text("main")
+    page.shot("prospect-from-list")
+    page.tab.get_by_label("Find a prospect").fill("ann@acme")
+    page.tab.get_by_label("Find a prospect").press("Enter")
+    page.tab.wait_for_url("**/people/ann")
+    body = page.tab.inner_text("main")
+    assert "Ann Archer" in body and "3 of 3: Purchase" in body
+    page.shot("prospect")
+    page.go(f"/dashboard/{site}/people?q=example")
+    assert "Bob Baker" in page.tab.inner_text("main")
+    page.shot("search")
+    page.go(f"/dashboard/{site}/people/=evil")
+    assert HOSTILE in page.tab.inner_text("main") and page.tab.locator("img[src=x]").count() == 0
+    page.shot("prospect-hostile")
+    page.no_errors()
+
+
+def test_edit_a_journey(page, user, people, store):
+    from tracker.journeys import definitions
+
+    site = people["site"]
+    page.login(user["email"])
+    page.go(f"/dashboard/{site}/journeys/trial/edit")
+    tab = page.tab
+    tab.get_by_role("button", name="Add a stage").click()
+    stage4 = tab.locator("fieldset[data-row=stage]").nth(4)
+    assert stage4.locator("legend").inner_text() == "Stage 5"
+    stage4.get_by_label("Stage name").fill("Renew")
+    stage4.get_by_label("Type").fill("renewal")
+    stage3 = tab.locator("fieldset[data-row=stage]").nth(3)
+    stage3.get_by_label("Stage name").fill("Upgrade")
+    stage3.get_by_label("Path").fill("/up grade")
+    tab.get_by_role("button", name="Save journey").click()
+    tab.wait_for_load_state()
+    assert "Stage 4 “Upgrade”, Path: no spaces in a path" in tab.inner_text("#errors")
+    page.expected_status(400)
+    page.shot("editor-error")
+    tab.locator("fieldset[data-row=stage]").nth(3).get_by_label("Path").fill("/upgrade")
+    tab.get_by_role("button", name="Preview people per stage").click()
+    tab.wait_for_load_state()
+    assert "not saved yet" in tab.inner_text("#preview") and "Pricing: 4 reached" in tab.inner_text("#preview")
+    assert len(definitions.get(store, site, "trial")["stages"]) == 3
+    page.shot("editor-preview")
+    tab.get_by_role("button", name="Save journey").click()
+    tab.wait_for_url("**/journeys/trial/")
+    assert [s["name"] for s in definitions.get(store, site, "trial")["stages"]][-2:] == ["Upgrade", "Renew"]
+    page.shot("funnel-after-edit")
+    page.no_errors()
+
+
+def test_narrow_screen_journey_pages(browser, live_server, backend, user, people):
+    context = browser.new_context(viewport={"width": 375, "height": 800})
+    tab = Page(context, live_server, backend)
+    tab.login(user["email"])
+    site = people["site"]
+    for name, path in (("funnel", f"/dashboard/{site}/journeys/trial/?breakdown=channel"),
+                       ("prospect", f"/dashboard/{site}/people/ann"),
+                       ("editor", f"/dashboard/{site}/journeys/trial/edit")):
+        tab.go(path)
+        assert tab.tab.evaluate("document.documentElement.scrollWidth") <= 375, name
+        tab.shot(f"{name}-375px")
     tab.no_errors()
     context.close()

@@ -147,3 +147,21 @@ def test_journey_pages_need_the_site(logged_in, store, journey):
     definitions.save(store, other["site"], "trial", definitions.validate_definition(TRIAL))
     assert logged_in.get(f"/dashboard/{other['site']}/journeys/trial/").status_code == 403
     assert logged_in.get(f"/dashboard/{other['site']}/journeys/trial/people?stage=1&format=csv").status_code == 403
+
+
+def test_search_and_prospect_page(logged_in, seeded):
+    site = seeded["site"]
+    one = logged_in.get(f"/dashboard/{site}/people?q=acme")
+    assert one.status_code == 302 and one.headers["Location"].endswith(f"/dashboard/{site}/people/ann")
+    page = logged_in.get(one.headers["Location"]).get_data(as_text=True)
+    assert "Ann Archer" in page and "Stage <strong>3 of 3: Purchase</strong>" in page
+    assert "completed" in page and "spring" in page and "email" in page
+    several = logged_in.get(f"/dashboard/{site}/people?q=b").get_data(as_text=True)
+    assert "at least 2 characters" in several
+    several = logged_in.get(f"/dashboard/{site}/people?q=.example").get_data(as_text=True)
+    assert "Ann Archer" in several and "Bob Baker" in several
+    bob = logged_in.get(f"/dashboard/{site}/people/bob").get_data(as_text=True)
+    assert "dropped" in bob and "stalled" in bob
+    evil = logged_in.get(f"/dashboard/{site}/people/=evil").get_data(as_text=True)
+    assert "<img src=x" not in evil and "&lt;img src=x" in evil
+    assert logged_in.get(f"/dashboard/{site}/people/nobody-at-all").status_code == 404

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from flask import Response, abort, current_app, redirect, render_template, request, url_for
 
-from ..journeys import definitions, reports
+from ..journeys import definitions, persons, reports
 from ..journeys.rules import BREAKDOWNS
 from . import bp
 from .editor import ORDERS, RULE_FIELDS, blank_definition, definition_from_form, describe_errors, props_text
@@ -42,9 +42,11 @@ def _journey(site, journey_id):
     return journey
 
 
-def _ms_range(first, last):
-    """Entry bounds in ms for the days first..last (inclusive, UTC)."""
-    return calendar.timegm(first.timetuple()) * 1000, calendar.timegm(last.timetuple()) * 1000 + DAY_MS - 1
+def _ms_range(first, last, as_of=None):
+    """Entry bounds in ms for the days first..last (inclusive, UTC), the end no later than now
+    (as the API does)."""
+    end = calendar.timegm(last.timetuple()) * 1000 + DAY_MS - 1
+    return calendar.timegm(first.timetuple()) * 1000, min(end, as_of or _now_ms())
 
 
 @bp.get("/<site>/journeys/")
@@ -139,9 +141,8 @@ def people_list(site, journey_id):
 
 
 def _traits(person_ids):
-    """Email, name and company of the people listed, when the engine offers them."""
-    finder = getattr(reports, "traits_of", None)
-    return finder(_store(), request.view_args["site"], person_ids) if finder and person_ids else {}
+    """Traits (email, name, company…) of the people listed."""
+    return persons.traits_of(_store(), request.view_args["site"], person_ids)
 
 
 def _csv(site, journey, stage, status, start, end):
