@@ -58,3 +58,4 @@ def _register_optional(app):
     if snippet_bp is not None:
         app.register_blueprint(snippet_bp)
     from .dashboards import bp as dashboards_bp; app.register_blueprint(dashboards_bp)
+    from .api import bp as api_bp; app.register_blueprint(api_bp)

@@ -1,1 +1,4 @@
 """The analytics JSON API (/api/v1/sites/…) and its authentication."""
+from .views import bp
+
+__all__ = ["bp"]

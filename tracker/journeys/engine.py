@@ -79,7 +79,7 @@ def source_sql(q, lower_ms="%(start)s"):
     """Touchpoints of the site with person, ts, mask, excl and breakdown value."""
     visitor_filter = " AND visitor_id IN %(visitors)s" if q.visitors is not None else ""
     if q.visitors is not None:
-        q.params.values["visitors"] = list(q.visitors) or [""]
+        q.params.values["visitors"] = tuple(q.visitors) or ("",)  # a tuple: IN (…)
     return f"""SELECT {person_sql()} AS person, ts, event_id, mask, excl, bd, channel
     FROM (
         SELECT visitor_id, user_id, event_id, channel,

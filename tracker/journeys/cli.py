@@ -1,0 +1,65 @@
+"""`tracker journey apply FILE --site SITE` and `tracker journey list --site SITE`."""
+import json
+from pathlib import Path
+
+import click
+import yaml
+
+from . import definitions
+
+
+def _store():
+    from ..cli import _store as open_store
+
+    return open_store()
+
+
+def load_file(path):
+    """Journeys of a JSON or YAML file: {"journeys": {ID: def}} / {ID: def} / [{"id", ...}]."""
+    text = Path(path).read_text()
+    data = json.loads(text) if str(path).endswith(".json") else yaml.safe_load(text)
+    if isinstance(data, dict) and "journeys" in data:
+        data = data["journeys"]
+    if isinstance(data, dict):
+        return [(jid, body) for jid, body in data.items()]
+    if isinstance(data, list) and all(isinstance(j, dict) and "id" in j for j in data):
+        return [(j["id"], {k: v for k, v in j.items() if k != "id"}) for j in data]
+    raise click.ClickException("expected a mapping of journey id → definition, or a list with 'id' in each")
+
+
+@click.group()
+def journey():
+    """Journey definitions (kept in a repository as JSON or YAML)."""
+
+
+@journey.command("apply")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--site", required=True, help="The site key.")
+def apply(file, site):
+    """Create or replace every journey of FILE; nothing is stored unless all are valid."""
+    loaded = []
+    for journey_id, body in load_file(file):
+        if not definitions.valid_id(str(journey_id)):
+            raise click.ClickException(f"{journey_id}: invalid id (letters, digits, '_', '.', '-')")
+        try:
+            loaded.append((str(journey_id), definitions.validate_definition(body)))
+        except definitions.DefinitionError as exc:
+            raise click.ClickException(f"{journey_id}: {exc}") from None
+    store = _store()
+    for journey_id, body in loaded:
+        definitions.save(store, site, journey_id, body)
+        click.echo(f"applied {journey_id} ({len(body['stages'])} stages)")
+
+
+@journey.command("list")
+@click.option("--site", required=True, help="The site key.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def list_(site, as_json):
+    """List the site's journeys."""
+    journeys = definitions.list_all(_store(), site)
+    if as_json:
+        click.echo(json.dumps(journeys))
+        return
+    for j in journeys:
+        stages = " → ".join(s["name"] for s in j["stages"])
+        click.echo(f"{j['id']}  {j['name']}  [{j['order']}, {j['window_days']}d]  {stages}")
