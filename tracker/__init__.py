@@ -5,6 +5,7 @@ import secrets
 
 from flask import Flask
 
+from .sessions import IngestFreeSessions
 from .settings import load_settings
 
 __version__ = "0.1.0"
@@ -27,6 +28,7 @@ def create_app(test_config=None):
     app.config["TRACKER"] = settings
     app.config["SECRET_KEY"] = settings["secret_key"] or secrets.token_hex(32)
     app.config["MAX_CONTENT_LENGTH"] = settings["max_body_bytes"]
+    app.session_interface = IngestFreeSessions()
     if not app.debug:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 

@@ -56,16 +56,18 @@ def parse_user_agent(ua):
     return browser, os_name, device, int(bool(bot))
 
 
+@lru_cache(maxsize=16384)
 def split_url(url):
-    """(host, path, query parameters) of a URL; empty parts when it does not parse."""
+    """(host, path, query pairs) of a URL; empty parts when it does not parse. Cached."""
     if not url:
-        return "", "", {}
+        return "", "", ()
     try:
         parts = urlsplit(url)
         host = (parts.hostname or "").lower()
     except ValueError:
-        return "", "", {}
-    return host, parts.path or "/", dict(parse_qsl(parts.query, keep_blank_values=False))
+        return "", "", ()
+    # A tuple of pairs, not a dict: cached values must not be mutable.
+    return host, parts.path or "/", tuple(parse_qsl(parts.query, keep_blank_values=False))
 
 
 def host_of(url):
@@ -161,10 +163,13 @@ class Salts:
         self._lock = threading.Lock()
 
     def today(self, now=None):
-        day = time.strftime("%Y-%m-%d", time.gmtime(now or time.time()))
+        day_number = int((now or time.time()) // 86400)
+        if day_number == self._day:  # the hot path: no lock, no formatting
+            return self._salt
         with self._lock:
-            if day != self._day:
-                self._day, self._salt = day, self._fetch(day)
+            if day_number != self._day:
+                self._salt = self._fetch(time.strftime("%Y-%m-%d", time.gmtime(day_number * 86400)))
+                self._day = day_number
             return self._salt
 
     def _fetch(self, day):

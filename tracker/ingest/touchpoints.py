@@ -1,4 +1,5 @@
 """Turn validated events into rows of ``events``, ``identities`` and ``persons``."""
+import itertools
 import time
 import uuid
 from dataclasses import dataclass
@@ -64,14 +65,15 @@ def records_for(hit, batch_vid, events, sessions):
         browser, os_name, device, is_bot = (
             parse_user_agent(event["ua"]) if hit.trusted and event["ua"] else request_agent)
         visitor = visitor_of(hit, batch_vid, event)
-        host, path, query = split_url(event["url"])
+        host, path, pairs = split_url(event["url"])
+        query = dict(pairs)
         ref_host = split_url(event["ref"])[0]
         utm = utm_fields(event, query)
         channel = (hit.trusted and event["channel"]) or channel_of(event["type"], utm, query, ref_host, host)
         session_id, channel = sessions.resolve(hit.site, visitor, event["sid"], seconds, channel)
         props = event.get("props") or {}
         records.append(("events", [
-            hit.site, event["eid"] or uuid.uuid4().hex, seconds, millis, hit.received_ms // 1000,
+            hit.site, event["eid"] or next_event_id(), seconds, millis, hit.received_ms // 1000,
             visitor, session_id, event["uid"], event["type"], event["name"], event["url"], host, path,
             event["title"], event["ref"], ref_host, channel, utm["utm_source"], utm["utm_medium"],
             utm["utm_campaign"], utm["utm_term"], utm["utm_content"], browser, os_name, device, is_bot,
@@ -84,6 +86,15 @@ def records_for(hit, batch_vid, events, sessions):
             records.append(("persons", [hit.site, event["uid"], list(traits), list(traits.values()),
                                         seconds, millis]))
     return records
+
+
+_ID_PREFIX = uuid.uuid4().hex[:12]
+_id_counter = itertools.count()
+
+
+def next_event_id():
+    """A unique id for an event sent without one: a random per-process prefix and a counter."""
+    return f"{_ID_PREFIX}{next(_id_counter):x}"
 
 
 def now_ms():

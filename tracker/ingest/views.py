@@ -7,7 +7,7 @@ from marshmallow import ValidationError
 
 from ..errors import ApiError
 from .enrich import host_of, same_site
-from .schemas import BATCH, PIXEL, pixel_params
+from .schemas import BATCH, PIXEL, load_fast, pixel_params
 from .touchpoints import Hit, now_ms, records_for
 
 bp = Blueprint("ingest", __name__)
@@ -101,8 +101,9 @@ def _load_body(max_events):
 
 
 @bp.after_request
-def _cors(response):
-    if request.path in ("/collect", "/p.gif"):
+def _cors_on_errors(response):
+    """Errors are readable cross-origin too (a success already carries the headers)."""
+    if response.status_code >= 400 and request.path == "/collect":
         response.headers.update(CORS)
     return response
 
@@ -111,7 +112,7 @@ def _cors(response):
 def collect():
     """A batch of touchpoints from the snippet (JSON, or text/plain from sendBeacon)."""
     if request.method == "OPTIONS":
-        return Response(status=204)
+        return Response(status=204, headers=CORS)
     batch = _load_body(current_app.config["TRACKER"]["max_events"])
     site = _ingest().sites.get(batch["site"])
     if site is None:
@@ -119,7 +120,7 @@ def collect():
     _refuse_server_fields(batch["events"])
     _check_domain(site, batch["events"])
     accepted = _accept(_hit(site["site"]), batch["vid"], batch["events"])
-    return {"accepted": accepted}, 202
+    return {"accepted": accepted}, 202, CORS
 
 
 @bp.route("/api/v1/touchpoints", methods=["POST"])
@@ -140,9 +141,11 @@ def touchpoints():
     return {"accepted": _accept(_hit(site["site"], trusted=True), body["vid"], body["events"])}, 202
 
 
+GIF_HEADERS = {"Cache-Control": "no-store, max-age=0", "Access-Control-Allow-Origin": "*"}
+
+
 def _gif(error=None):
-    response = Response(GIF, mimetype="image/gif")
-    response.headers["Cache-Control"] = "no-store, max-age=0"
+    response = Response(GIF, mimetype="image/gif", headers=GIF_HEADERS)
     if error:
         # Printable ASCII only: the reason may quote what the client sent.
         response.headers["X-Tracker-Error"] = "".join(c if " " <= c <= "~" else "?" for c in error[:300])
@@ -153,7 +156,7 @@ def _gif(error=None):
 def pixel():
     """The pixel: always a GIF; a bad hit is not recorded and says why in X-Tracker-Error."""
     try:
-        data = PIXEL.load(pixel_params(request.args))
+        data = load_fast(PIXEL, pixel_params(request.args))
     except ValidationError as exc:
         first = _first_error(exc.messages)
         return _gif("; ".join(f"{k}: {v}" for k, v in first.items()))

@@ -14,7 +14,7 @@ from pathlib import Path
 
 
 class Spool:
-    """Segments of JSON lines, ``[table, row]`` each, replayed oldest first."""
+    """Segments of JSON lines, one accepted batch ``[[table, row], ...]`` a line, replayed oldest first."""
 
     def __init__(self, root):
         self.root = Path(root)
@@ -33,9 +33,7 @@ class Spool:
             self._seq += 1
             self._path = self.folder / f"{time.time_ns():020d}-{self._seq:08d}.wal"
             self._fd = os.open(self._path, os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o600)
-        data = "".join(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
-                       for record in records).encode()
-        os.write(self._fd, data)
+        os.write(self._fd, (json.dumps(records, ensure_ascii=False, separators=(",", ":")) + "\n").encode())
 
     def seal(self):
         """Close the open segment and return its path (None when nothing was written)."""
@@ -91,7 +89,7 @@ class Spool:
         with open(path, encoding="utf-8") as segment:
             for line in segment:
                 try:
-                    records.append(json.loads(line))
+                    records.extend(json.loads(line))
                 except json.JSONDecodeError:
                     continue
         return records
