@@ -11,10 +11,10 @@ const source = fs.readFileSync(path.join(__dirname, 'src', 't.js'), 'utf8')
 const output = process.argv[2] || path.join(__dirname, 'dist', 't.js');
 
 minify(source, {
-  ecma: 2020,
+  ecma: 2015,
   compress: { arrows: true, passes: 3, unsafe: true, unsafe_arrows: true },
   mangle: true,
-  format: { comments: false },
+  format: { comments: false, wrap_func_args: false },
 }).then((result) => {
   fs.mkdirSync(path.dirname(output), { recursive: true });
   fs.writeFileSync(output, result.code + '\n');

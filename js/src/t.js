@@ -5,210 +5,197 @@
  *   <script>window.tp=window.tp||function(){(tp.q=tp.q||[]).push(arguments)}</script>
  *
  * and call tp('event', NAME, {props}), tp('identify', USER_ID, {traits}), tp('pageview'),
- * tp('consent', true|false). The POST body it sends to API/collect is the server's contract
- * (tracker/ingest/schemas.py, BatchSchema): keep the keys and the length limits in step.
+ * tp('consent', true|false). The body it POSTs to API/collect is the server's contract
+ * (BatchSchema in tracker/ingest/schemas.py): keep the keys and the length limits in step.
  *
- * Rule one: never throw into the host page. Every entry point (tp, listeners, timers) runs
- * inside safe(); an ignored call says why with console.warn('[tp] …').
+ * Rule one: never throw into the host page. Every entry point (the script, tp, listeners,
+ * timers) catches what it throws; an ignored call says why with console.warn('[tp] …').
+ * The size budget is 1,500 bytes gzipped (js/check_size.py): the code is written for gzip.
  */
-(function (w, d) {
-  var VERSION = '__VERSION__';
-  var IDLE = 18e5; // a session ends after 30 minutes without a touchpoint
-  var FILES = /\.(pdf|zip|rar|7z|gz|tgz|docx?|xlsx?|pptx?|odt|ods|csv|txt|rtf|dmg|exe|msi|pkg|deb|apk|iso|mp3|wav|mp4|mov|avi|epub)$/i;
-  var nav = navigator;
+(function (w, d, nav, location) {
+  var FILES = /\.(pdf|zip|docx?|xlsx?|pptx?|csv|dmg|exe|mp[34])$/i;
 
-  function warn(reason) {
-    try { console.warn('[tp] ' + reason); } catch (e) {}
+  // Parts, not one string: a Symbol given as a command cannot be concatenated.
+  function warn(reason, command) {
+    try { console.warn('[tp]', command || '', reason); } catch (e) {}
   }
 
-  function safe(f) {
-    return function (a, b, c) {
-      try { return f(a, b, c); } catch (e) { warn('error: ' + e); }
-    };
-  }
-
-  safe(function () {
+  try {
     // A second copy of the script on the page would count everything twice.
-    if (w._tp) return warn('loaded twice; this copy does nothing');
+    if (w._tp) return warn('loaded twice');
     w._tp = 1;
 
-    var script = d.currentScript || d.querySelector('script[data-site]');
-    // Every option is read here, through one helper.
+    var script = d.currentScript;
+    // Every option is read through this one helper over data- attributes.
     var attr = function (name) { return script && script.getAttribute('data-' + name); };
     var site = attr('site');
     var cookieless = attr('cookieless') == 'true';
     var needConsent = attr('consent') == 'required';
     var off = !site ? 'missing data-site' :
       attr('respect-dnt') != 'false' && (nav.doNotTrack == '1' || nav.globalPrivacyControl) ?
-        'Do Not Track / Global Privacy Control is on' : '';
+        'Do Not Track' : '';
     var queue = [];
     var memory = {};
+    var early = (w.tp && w.tp.q) || [];
     var api, timer, consent, last, uid;
 
-    // Storage: localStorage, else a first-party cookie, else this page's memory.
-    // Cookieless mode keeps everything in memory: no visitor id, a session per page load.
-    function get(key) {
-      var value;
-      if (!cookieless) {
-        try { value = localStorage.getItem(key); } catch (e) {}
-        try { value = value || decodeURIComponent((d.cookie.match('(?:^|; )' + key + '=([^;]*)') || [])[1] || ''); } catch (e) {}
-      }
-      return value || memory[key];
+    // Visitor id (v), session id (s) and its last activity (t), user id (u): one JSON record in
+    // localStorage, else in this page's memory. No cookie fallback: where localStorage throws
+    // (storage blocked, sandboxed frames) browsers block cookies too. Cookieless mode keeps to
+    // memory: no visitor id is sent and a session lasts one page load.
+    function load() {
+      try { return JSON.parse(cookieless ? 0 : localStorage._tp) || memory; } catch (e) { return memory; }
     }
 
-    function set(key, value) {
-      memory[key] = value;
-      if (!cookieless) {
-        try { localStorage.setItem(key, value); } catch (e) {
-          try { d.cookie = key + '=' + encodeURIComponent(value) + ';path=/;max-age=31536000;samesite=lax'; } catch (e) {}
-        }
-      }
-      return value;
-    }
-
+    // 128 random bits. Not crypto.randomUUID: it exists in secure contexts (https) only.
     function uuid() {
-      return w.crypto && crypto.randomUUID ? crypto.randomUUID() :
-        (Math.random() + '' + Math.random()).replace(/0\./g, '') + Date.now();
+      return crypto.getRandomValues(new Uint32Array(4)).join('-');
     }
 
-    // Properties and traits: own keys, scalar values, within the server's limits. Getters that
-    // throw, nested objects (so cycles too), functions and the like are dropped, with a warning.
+    // Properties and traits: strings, finite numbers, booleans; at most 50 (the server's limits,
+    // like the string lengths flush truncates to). Getters that throw, nested objects (so cycles
+    // too), functions and the like are dropped, with one warning.
     function clean(object) {
       var result = {}, n = 0, dropped = 0;
-      if (object && typeof object == 'object') {
-        Object.keys(object).forEach(function (key) {
-          try {
-            var value = object[key], type = typeof value;
-            if (n < 50 && (type == 'string' || type == 'boolean' || type == 'number' && isFinite(value))) {
-              result[key.slice(0, 64)] = type == 'string' ? value.slice(0, 500) : value;
-              return n++;
-            }
-          } catch (e) {}
-          dropped++;
-        });
+      for (var key in object) {
+        try {
+          var value = object[key];
+          // isFinite() throws for a Symbol or a BigInt: dropped too.
+          if (key && n < 50 && (/^(string|boolean)$/.test(typeof value) || isFinite(value) && value === +value)) {
+            result[key.slice(0, 64)] = value;
+            n++;
+            continue;
+          }
+        } catch (e) {}
+        dropped++;
       }
-      if (dropped) warn('dropped ' + dropped + ' properties (not a string, number or boolean)');
+      if (dropped) warn('properties dropped: ' + dropped);
       return result;
     }
 
-    var flush = safe(function () {
+    function flush() {
       timer = 0;
-      if (!queue.length || needConsent && consent !== true) return;
-      var now = Date.now();
-      var stored = (get('_tp_s') || '').split('.');
-      var sid = now - stored[1] < IDLE ? stored[0] : uuid();
-      var body = { site: site, v: VERSION, events: queue };
-      set('_tp_s', sid + '.' + now);
-      if (!cookieless) body.vid = get('_tp_v') || set('_tp_v', uuid());
-      if (uid) set('_tp_u', uid);
-      queue.forEach(function (event) { event.sid = sid; });
-      queue = [];
-      body = JSON.stringify(body);
-      // text/plain (a string body) is a "simple" request: no CORS preflight.
-      nav.sendBeacon && nav.sendBeacon(api + '/collect', body) ||
-        fetch(api + '/collect', { method: 'POST', body: body, keepalive: true, credentials: 'omit' })
-          .catch(function () {});
-    });
+      if (queue[0] && (!needConsent || consent)) try {
+        var now = Date.now();
+        var state = load();
+        // A session ends after 30 minutes without a touchpoint.
+        if (!(now - state.t < 18e5)) state.s = uuid();
+        state.t = now;
+        if (!cookieless) state.v = state.v || uuid();
+        state.u = uid = uid || state.u;
+        memory = state;
+        try { if (!cookieless) localStorage._tp = JSON.stringify(state); } catch (e) {}
+        queue.map(function (event) { event.sid = state.s; });
+        // JSON leaves out undefined: no vid in cookieless mode.
+        var body = { site: site, vid: state.v, v: '__VERSION__', events: queue };
+        queue = [];
+        // The server's length limits; a string body is text/plain, a request without preflight.
+        body = JSON.stringify(body, function (key, value) {
+          return typeof value == 'string' ? value.slice(0, this.eid && /^(url|ref)$/.test(key) ? 2000 : 200) : value;
+        });
+        nav.sendBeacon && nav.sendBeacon(api, body) ||
+          fetch(api, { method: 'POST', body: body, keepalive: true }).catch(warn);
+      } catch (e) {
+        warn(e);
+      }
+    }
 
     function track(type, name, extra) {
-      if (consent === false) return warn('ignored ' + type + ': consent refused');
-      queue.push(Object.assign({
-        type: type,
-        name: name.slice(0, 300),
-        url: location.href.slice(0, 2000),
-        title: d.title.slice(0, 300),
-        screen: screen.width + 'x' + screen.height,
-        ts: Date.now(),
-        eid: uuid()
-      }, uid ? { uid: uid } : {}, extra));
+      if (consent === false) throw 'consent refused';
+      extra.type = type;
+      extra.name = name;
+      extra.url = location.href;
+      extra.title = d.title;
+      extra.screen = screen.width + 'x' + screen.height;
+      extra.ts = Date.now();
+      extra.eid = uuid();
+      extra.uid = uid;
+      queue.push(extra);
       // Touchpoints of the same tick go in one request.
-      timer = timer || setTimeout(flush, 0);
+      timer = timer || setTimeout(flush);
     }
 
     function pageview() {
-      var url = location.href;
-      track('pageview', '', { ref: (last && last != url ? last : d.referrer).slice(0, 2000) });
-      // After a refusal nothing counts as seen, so consent given later counts this page.
-      last = consent === false ? '' : url;
+      track('pageview', '', { ref: last || d.referrer });
+      // Not reached when consent is refused: no page counts as seen, so consent given later
+      // counts this one.
+      last = location.href;
     }
 
-    var navigated = safe(function () {
-      if (location.href != last) pageview();
-    });
+    // Through tp(): it catches, and says why a page view is ignored.
+    function navigated() {
+      if (location.href != last) tp('pageview');
+    }
 
-    var click = safe(function (event) {
-      var link = event.target.closest && event.target.closest('a');
-      var href = link && link.href;
-      if (typeof href != 'string' || event.type == 'auxclick' && event.button != 1) return;
-      var url = new URL(href);
-      var type = !/^https?:$/.test(url.protocol) ? '' :
-        FILES.test(url.pathname) || link.hasAttribute('download') ? 'download' :
-          url.host != location.host ? 'outbound' : '';
-      // Queued and sent at once, by beacon: the navigation is never held up.
-      if (type) track(type, href, { props: { url: href.slice(0, 500) } }), flush();
-    });
+    // A click outside a link (closest() gives null) is no reason for a warning.
+    function click(event) {
+      try {
+        // An <a> has the parts of its URL as properties (an SVG <a> has none: no http).
+        var link = event.target.closest('a[href]');
+        var href = link.href;
+        var type = !/^http/.test(link.protocol) || event.button > 1 ? 0 :
+          FILES.test(link.pathname) || link.hasAttribute('download') ? 'download' :
+            link.host != location.host && 'outbound';
+        // Queued and sent at once, by beacon: the navigation is never held up.
+        if (type) track(type, href, { props: { url: href } }), flush();
+      } catch (e) {}
+    }
 
-    var commands = {
-      event: function (name, props) {
-        if (typeof name != 'string' || !name) return warn('ignored event: the name must be a non-empty string');
-        track('event', name, { props: clean(props) });
-      },
-      identify: function (id, traits) {
-        if (typeof id == 'number') id += '';
-        if (typeof id != 'string' || !id || id.length > 200) return warn('ignored identify: the user id must be a string of 1-200 characters');
-        uid = id;
-        track('identify', '', { traits: clean(traits) });
-      },
-      pageview: pageview,
-      consent: function (given) {
-        if (typeof given != 'boolean') return warn('ignored consent: expected true or false');
-        if (!given) {
-          if (queue.length) warn('consent refused: dropped ' + queue.length + ' touchpoints');
-          queue = [];
-          last = '';
+    function tp(command, a, b) {
+      try {
+        if (off) throw off;
+        if (command == 'event' && a && typeof a == 'string') {
+          track(command, a, { props: clean(b) });
+        } else if (command == 'identify' && /^(string|number)$/.test(typeof a) && (a += '')) {
+          uid = a;
+          track(command, '', { traits: clean(b) });
+        } else if (command == 'pageview') {
+          pageview();
+        } else if (command == 'consent' && a === !!a) {
+          // Refused: drop what waits; given: send it (and this page, if a refusal dropped it).
+          if (!a) queue = [], last = '';
+          consent = a;
+          if (a && !last) pageview();
+          flush();
+        } else {
+          throw 'unknown command or bad arguments';
         }
-        consent = given;
-        if (given && !last) pageview();
-        flush();
+      } catch (reason) {
+        warn('ignored: ' + reason, command);
       }
-    };
+    }
 
-    var tp = safe(function (command, a, b) {
-      if (off) return warn('ignored ' + command + ': ' + off);
-      if (!commands.hasOwnProperty(command)) return warn('ignored: unknown command ' + command);
-      commands[command](a, b);
-    });
-
-    var early = (w.tp && w.tp.q) || [];
     w.tp = tp;
-    if (off) return warn(off + '; nothing will be sent');
+    if (off) return warn(off);
 
-    api = (attr('api') || new URL(script.src, location.href).origin).replace(/\/+$/, '');
-
-    uid = get('_tp_u');
+    api = (attr('api') || new URL(script.src).origin) + '/collect';
+    uid = load().u;
     pageview();
-    [].forEach.call(early, function (args) { tp.apply(0, args); });
+
+    function on(target, type, listener) {
+      target.addEventListener(type, listener, true);
+    }
 
     if (attr('spa') != 'false') {
-      ['pushState', 'replaceState'].forEach(function (method) {
+      ['pushState', 'replaceState'].map(function (method) {
         var original = history[method];
         history[method] = function () {
-          var result = original.apply(this, arguments);
           // Later in the tick: routers set document.title after they push the URL.
-          setTimeout(navigated, 0);
-          return result;
+          setTimeout(navigated);
+          return original.apply(this, arguments);
         };
       });
-      w.addEventListener('popstate', navigated);
-      w.addEventListener('hashchange', navigated);
+      on(w, 'popstate', navigated);
+      on(w, 'hashchange', navigated);
     }
     if (attr('outbound') != 'false') {
-      d.addEventListener('click', click, true);
-      d.addEventListener('auxclick', click, true);
+      on(d, 'click', click);
+      on(d, 'auxclick', click);
     }
-    w.addEventListener('pagehide', flush);
-    d.addEventListener('visibilitychange', function () {
-      if (d.visibilityState == 'hidden') flush();
-    });
-  })();
-})(window, document);
+    // Touchpoints of the last tick before the page goes (the batch timer may not get to run).
+    on(w, 'pagehide', flush);
+    early.map(function (args) { tp(...args); });
+  } catch (e) {
+    warn(e);
+  }
+})(window, document, navigator, location);

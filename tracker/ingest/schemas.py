@@ -67,7 +67,7 @@ def _text(limit, **kwargs):
 
 def _mapping():
     return fields.Dict(keys=fields.String(validate=validate.Length(min=1, max=MAX_KEY)),
-                       values=Scalar(), validate=validate.Length(max=MAX_PROPS))
+                       values=Scalar(allow_none=True), validate=validate.Length(max=MAX_PROPS))
 
 
 _ID = r"^[A-Za-z0-9._:@+\-]{1,128}$"
