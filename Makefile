@@ -22,7 +22,8 @@ clickhouse: system
 	scripts/clickhouse-server.sh start
 
 demo: install
-	TRACKER_DATA_DIR=$(DEMO_DIR) $(VENV)/bin/tracker demo --serve --bind 127.0.0.1:8000
+	TRACKER_DATA_DIR=$(DEMO_DIR) $(VENV)/bin/tracker demo
+	TRACKER_DATA_DIR=$(DEMO_DIR) $(VENV)/bin/tracker serve --bind 127.0.0.1:8000 --workers 1
 
 test: install clickhouse
 	js/check_built.sh

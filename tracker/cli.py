@@ -118,7 +118,7 @@ def serve(bind, workers, threads):
                                    "or set TRACKER_CLICKHOUSE_URL to a ClickHouse server")
     workers = 1 if embedded else (workers or 2 * (os.cpu_count() or 1))
     args = [sys.executable, "-m", "gunicorn", "--bind", bind, "--workers", str(workers),
-            "--threads", str(threads), "--config", "python:tracker.gunicorn_conf", "wsgi:app"]
+            "--threads", str(threads), "--config", "python:tracker.gunicorn_conf", "tracker:create_app()"]
     os.execv(sys.executable, args)
 
 

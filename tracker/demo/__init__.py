@@ -1,0 +1,70 @@
+"""``tracker demo``: a travel company's site with several journeys and thousands of people.
+
+The touchpoints go through the real ingest path (the server-side API with the site's
+secret, since they lie in the past), so the demo exercises what production runs.
+"""
+import json
+import secrets
+from pathlib import Path
+
+import click
+
+from .people import SITE_NAME, generate
+
+JOURNEYS = Path(__file__).with_name("journeys.json")
+DEMO_EMAIL = "demo@wanderlust.example"
+
+
+def _login_file(settings):
+    return settings["data_dir"] / "demo-login.json"
+
+
+def load(app, people, seed):
+    """Create the site, journeys, a dashboard user and the touchpoints; return the login."""
+    from ..dashboards.accounts import create_user
+    from ..journeys.definitions import save, validate_definition
+    from ..store.sites import create_site, create_token
+
+    store = app.extensions["store"]
+    site = create_site(store, SITE_NAME, ["wanderlust.example"])
+    app.extensions["tracker"].sites.refresh()
+    for journey_id, definition in json.loads(JOURNEYS.read_text()).items():
+        save(store, site["site"], journey_id, validate_definition(definition))
+    client = app.test_client()
+    sent = 0
+    for batch in generate(people, seed):
+        response = client.post("/api/v1/touchpoints", json={"site": site["site"], "events": batch},
+                               headers={"Authorization": "Bearer " + site["secret"]})
+        if response.status_code != 202:
+            raise click.ClickException(f"the demo data was refused: {response.get_json()}")
+        sent += response.get_json()["accepted"]
+    app.extensions["tracker"].writer.flush(timeout=120)
+    password = secrets.token_urlsafe(9)
+    create_user(store, DEMO_EMAIL, password, [site["site"]])
+    token = create_token(store, "demo", [site["site"]])["token"]
+    return {"email": DEMO_EMAIL, "password": password, "site": site["site"], "token": token, "touchpoints": sent}
+
+
+@click.command()
+@click.option("--people", default=3000, show_default=True, help="How many people to invent.")
+@click.option("--seed", default=7, show_default=True, help="Random seed (the same seed, the same story).")
+def demo(people, seed):
+    """Load the demo site once (Wanderlust Travel) and print how to log in."""
+    from .. import create_app
+    from ..store.sites import list_sites
+
+    app = create_app()
+    settings = app.config["TRACKER"]
+    login_file = _login_file(settings)
+    if login_file.exists() and any(s["name"] == SITE_NAME for s in list_sites(app.extensions["store"])):
+        login = json.loads(login_file.read_text())
+        click.echo("The demo data is already loaded.")
+    else:
+        click.echo(f"Loading the demo: {people} people of {SITE_NAME} through the ingest API…")
+        login = load(app, people, seed)
+        login_file.write_text(json.dumps(login))
+        login_file.chmod(0o600)
+        click.echo(f"Loaded {login['touchpoints']} touchpoints.")
+    app.extensions["tracker"].close()
+    click.echo(f"\n  Dashboards: http://127.0.0.1:8000/  (log in as {login['email']} / {login['password']})"
+               f"\n  API token:  {login['token']}  (site {login['site']})\n")
