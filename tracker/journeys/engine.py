@@ -155,18 +155,29 @@ def jump_sql(q, j):
 
 
 def next_stage_sql(q, j):
-    """Stage j+1 from stage j: fill it in the same group if a touchpoint is left, else jump."""
+    """Stage j+1 from stage j: fill it in the same group if a touchpoint is left, else jump.
+
+    In strict mode each attempt row also carries ``E``, the number of stages its entry
+    group fills: jumping out of the entry group early can be the only way on (the spare
+    touchpoints of that group are placed before the entry), so every exit point is tried
+    and ``strict_attempts_sql`` keeps the earliest time of each stage over them."""
     g, f, s, n = f"g{j}", f"f{j}", f"s{j}", j + 1
     same = (f"arrayReduce('groupUniqArrayArray', arrayMap(U -> arrayMap(e -> bitOr(U, {_unit('e', s)}), "
             f"{_group_members(g, s, j, used='U')}), {f}))")
+    if q.order == "strict":
+        stay = f"(({n} <= E OR {n} > E + 1) AND notEmpty(in{n}))"
+        move = f"if({n} <= E, toUInt64(0), T[j{n}])"
+    else:
+        stay, move = f"notEmpty(in{n})", f"T[j{n}]"
     return [
         f"{same} AS in{n}",
         f"{jump_sql(q, j)} AS j{n}",
+        f"{stay} AS stay{n}",
         # s_j and M appear outside the lambdas too: ClickHouse 18.16 does not see a column
         # that only a nested lambda uses, and would prune it from the subquery below.
-        f"if({g} = 0 OR {s} = 0 OR empty(M), toUInt64(0), if(notEmpty(in{n}), {g}, T[j{n}])) AS g{n}",
+        f"if({g} = 0 OR {s} = 0 OR empty(M), toUInt64(0), if(stay{n}, {g}, {move})) AS g{n}",
         f"arrayFirstIndex(t -> t = g{n}, T) AS s{n}",
-        f"if(g{n} = 0, emptyArrayUInt64(), if(notEmpty(in{n}), in{n}, "
+        f"if(g{n} = 0, emptyArrayUInt64(), if(stay{n}, in{n}, "
         f"arrayMap(e -> {_unit('e', f's{n}')}, {_group_members(f'g{n}', f's{n}', j)}))) AS f{n}",
     ]
 
@@ -177,11 +188,24 @@ CARRY = "person, last_ts, first_channel, t0, T, M, X, B, I"
 def ordered_stages_sql(q):
     """Stage after stage, one subquery each: ClickHouse inlines aliases, so chaining twenty
     stages in one SELECT would grow the expression exponentially."""
-    sql = f"SELECT {CARRY}, {', '.join(first_stage_sql())}\n    FROM ({timelines_sql(q)})\n    ARRAY JOIN {entries_sql(q)} AS t0"
+    carry = CARRY + (", E" if q.order == "strict" else "")
+    entries = f"({timelines_sql(q)})\n    ARRAY JOIN {entries_sql(q)} AS t0"
+    if q.order == "strict":  # 18.16 takes one ARRAY JOIN per SELECT
+        entries = f"(SELECT {CARRY} FROM {entries})\n    ARRAY JOIN {list(range(1, q.k + 1))} AS E"
+    sql = f"SELECT {carry}, {', '.join(first_stage_sql())}\n    FROM {entries}"
     for j in range(1, q.k):
         done = ", ".join([f"g{i}" for i in range(1, j + 1)] + [f"s{j}", f"f{j}"])
-        sql = f"SELECT {CARRY}, {done}, {', '.join(next_stage_sql(q, j))}\n    FROM ({sql})"
+        sql = f"SELECT {carry}, {done}, {', '.join(next_stage_sql(q, j))}\n    FROM ({sql})"
     return sql
+
+
+def strict_attempts_sql(q):
+    """Strict mode: one row per attempt again, each stage at its earliest over the exit points."""
+    times = ", ".join(f"minIf(g{j}, g{j} > 0) AS h{j}" for j in range(1, q.k + 1))
+    return f"""SELECT person, t0, any(last_ts) AS last_ts, any(first_channel) AS first_channel,
+        any(T) AS T, any(M) AS M, any(X) AS X, any(B) AS B, {times}
+    FROM ({ordered_stages_sql(q)})
+    GROUP BY person, t0"""
 
 
 def _popcounts(k):
@@ -217,13 +241,15 @@ def any_stages_sql(q):
 
 def attempts_sql(q):
     """One row per attempt: stage times g1..gk, how far it got, and whether it is clean."""
-    stages = any_stages_sql(q) if q.order == "any" else ordered_stages_sql(q)
-    reach = " + ".join(f"(g{j} > 0)" for j in range(1, q.k + 1))
+    builders = {"any": any_stages_sql, "strict": strict_attempts_sql, "ordered": ordered_stages_sql}
+    stages = builders[q.order](q)
+    g = "h" if q.order == "strict" else "g"
+    reach = " + ".join(f"({g}{j} > 0)" for j in range(1, q.k + 1))
     entry_bit = "m != 0" if q.order == "any" else "bitTest(m, 0)"
     return f"""SELECT person, last_ts, first_channel, t0,
         toUInt8({reach}) AS reach,
-        [{', '.join(f'g{j}' for j in range(1, q.k + 1))}] AS reach_times,
-        if(g{q.k} > 0, g{q.k}, t0 + %(window)s) AS attempt_end,
+        [{', '.join(f'{g}{j}' for j in range(1, q.k + 1))}] AS reach_times,
+        if({g}{q.k} > 0, {g}{q.k}, t0 + %(window)s) AS attempt_end,
         arrayExists((t, x) -> x != 0 AND t > t0 AND t < attempt_end, T, X) AS excluded,
         B[arrayFirstIndex((t, m) -> t = t0 AND {entry_bit}, T, M)] AS entry_bd
     FROM ({stages})"""
