@@ -1,0 +1,41 @@
+"""`make bench`: every benchmark, each printing its figures as ratios to a baseline of the same run.
+
+    python bench/run.py [--quick]
+
+--quick uses a smaller data set (1 million touchpoints) and shorter load runs.
+"""
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(title, args):
+    print(f"\n== {title}", flush=True)
+    result = subprocess.run([sys.executable, *args], cwd=ROOT)
+    if result.returncode:
+        print(f"   ({title} failed with exit code {result.returncode})", flush=True)
+    return result.returncode
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true")
+    quick = parser.parse_args().quick
+    rows = "1000000" if quick else "10000000"
+    failures = [
+        run("snippet size", ["js/check_size.py", "js/dist/t.js"]),
+        run("ingest", ["bench/ingest.py", "--seconds", "5" if quick else "10"]),
+    ]
+    if (ROOT / "bench" / "journeys.py").exists():
+        failures.append(run("journeys", ["bench/journeys.py", "--rows", rows]))
+    failures.append(run("dashboard pages", ["bench/pages.py", "--url",
+                                             "clickhouse://default@127.0.0.1:9000/bench_pages",
+                                             "--generate", rows]))
+    sys.exit(1 if any(failures) else 0)
+
+
+if __name__ == "__main__":
+    main()
