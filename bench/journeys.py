@@ -1,0 +1,151 @@
+"""Journey engine figures: the funnel API against the bare SQL it runs, a person's page,
+a people-list page and a search, on the ClickHouse server and on embedded chDB.
+
+    .venv/bin/python bench/journeys.py                 # 10M touchpoints of 1M people
+    .venv/bin/python bench/journeys.py --rows 200000   # a quick run
+
+Touchpoints are generated inside ClickHouse (numbers() and hashes), once per database;
+later runs reuse them. Printed, not asserted.
+"""
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tracker import create_app  # noqa: E402
+from tracker.journeys import definitions, engine  # noqa: E402
+from tracker.journeys.engine import QUERY_SETTINGS, Query  # noqa: E402
+from tracker.store.sites import create_token  # noqa: E402
+
+SITE = "bench"
+DAY_S = 86_400
+BASE_S = 1_700_000_000
+STAGES = ["destination", "compare", "book", "prepare", "travel"]
+JOURNEY = {"name": "Trip", "window_days": 14, "stall_after_days": 7, "order": "ordered", "exclude": [],
+           "stages": [{"name": n, "match": {"type": "pageview", "name": n}} for n in STAGES]}
+
+# Each person has ten touchpoints; the k-th tends to be stage k//2 and drops off at random.
+EVENTS_SQL = """
+INSERT INTO events (site, event_id, event_time, event_ms, received_at, visitor_id, session_id, user_id,
+    type, name, url, host, path, channel, utm_source, utm_campaign, browser, os, device, is_bot,
+    prop_keys, prop_values)
+SELECT 'bench', toString(number), toDateTime({base} + p % (30 * 86400) + (number % 10) * 3600 * (1 + h % 5)),
+    toUInt16(h % 1000), toDateTime({base}), concat('v', toString(p)), concat('s', toString(p), '-', toString(number % 10 > 4)),
+    if(p % 3 = 0, concat('user', toString(p)), ''), 'pageview',
+    if(h % 100 < 100 - 12 * (number % 10), [{names}][1 + intDiv(number % 10, 2)], 'other'),
+    '', 'example.com', '/', ['direct', 'email', 'paid', 'social'][1 + h % 4], '', ['spring', 'summer', ''][1 + h % 3],
+    'Firefox', 'Linux', ['desktop', 'mobile'][1 + h % 2], 0, [], []
+FROM (SELECT number, intDiv(number, 10) AS p, cityHash64(number) AS h FROM numbers({rows}))
+"""
+PERSONS_SQL = """
+INSERT INTO persons (site, user_id, trait_keys, trait_values, updated_at, updated_ms)
+SELECT 'bench', concat('user', toString(p)), ['email', 'name', 'company'],
+    [concat('user', toString(p), '@example.com'), concat('Person ', toString(p)), concat('Company ', toString(p % 5000))],
+    toDateTime({base}), 0
+FROM (SELECT number * 3 AS p FROM numbers({people}))
+"""
+IDENTITIES_SQL = """
+INSERT INTO identities (site, visitor_id, user_id, linked_at)
+SELECT 'bench', concat('w', toString(p)), concat('user', toString(p)), toDateTime({base})
+FROM (SELECT number * 3 AS p FROM numbers({people}))
+"""
+WINDOW_FUNNEL_SQL = """
+SELECT level, count() FROM (
+    SELECT visitor_id, windowFunnel(1209600)(event_time, {conds}) AS level
+    FROM events WHERE site = 'bench' AND is_bot = 0 GROUP BY visitor_id)
+GROUP BY level ORDER BY level"""
+
+
+def timed(fn, runs):
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def generate(store, rows):
+    have = store.query("SELECT count() FROM events WHERE site = 'bench'").scalar()
+    if have == rows:
+        return False
+    store.execute("TRUNCATE TABLE events") if have else None
+    store.execute(EVENTS_SQL.format(base=BASE_S, rows=rows, names=", ".join(f"'{n}'" for n in STAGES)))
+    people = rows // 10 // 3
+    store.execute(PERSONS_SQL.format(base=BASE_S, people=people))
+    store.execute(IDENTITIES_SQL.format(base=BASE_S, people=people))
+    return True
+
+
+def run(kind, config, rows, runs):
+    app = create_app(config)
+    store = app.extensions["store"]
+    started = time.perf_counter()
+    made = generate(store, rows)
+    print(f"\n== {kind}: {rows:,} touchpoints of {rows // 10:,} people "
+          f"({'generated in %.1f s' % (time.perf_counter() - started) if made else 'reused'})")
+    definitions.save(store, SITE, "trip", JOURNEY)
+    client = app.test_client()
+    headers = {"Authorization": "Bearer " + create_token(store, "bench")["token"]}
+    window = f"from={BASE_S * 1000}&to={(BASE_S + 45 * DAY_S) * 1000}&as_of={(BASE_S + 60 * DAY_S) * 1000}"
+
+    def api_funnel():
+        response = client.get(f"/api/v1/sites/{SITE}/journeys/trip/funnel?{window}", headers=headers)
+        assert response.status_code == 200, response.json
+
+    journey = dict(JOURNEY, id="trip")
+    q = Query(journey, SITE, BASE_S * 1000, (BASE_S + 45 * DAY_S) * 1000, (BASE_S + 60 * DAY_S) * 1000)
+    sql = engine.funnel_sql(q)
+    bare = lambda: store.query(sql, q.params.values, settings=QUERY_SETTINGS)  # noqa: E731
+    conds = ", ".join(f"type = 'pageview' AND name = '{n}'" for n in STAGES)
+    raw = lambda: store.query(WINDOW_FUNNEL_SQL.format(conds=conds))  # noqa: E731
+
+    api_funnel()  # warm caches
+    api_t, bare_t, raw_t = timed(api_funnel, runs), timed(bare, runs), timed(raw, runs)
+    api_m, bare_m, raw_m = statistics.median(api_t), statistics.median(bare_t), statistics.median(raw_t)
+    print(f"funnel API (5 stages)      median {api_m * 1000:8.1f} ms")
+    print(f"bare SQL the API runs      median {bare_m * 1000:8.1f} ms   API/bare = {api_m / bare_m:.2f}")
+    print(f"raw windowFunnel (no ties, no person resolution) {raw_m * 1000:8.1f} ms   bare/raw = {bare_m / raw_m:.2f}")
+
+    people = rows // 10
+    sample = [f"user{p}" for p in range(0, people, max(3, people // 60 // 3 * 3))][:60]
+    page_t = []
+    for person in sample:
+        start = time.perf_counter()
+        response = client.get(f"/api/v1/sites/{SITE}/people/{person}", headers=headers)
+        page_t.append(time.perf_counter() - start)
+        assert response.status_code == 200, (person, response.json)
+    page_t.sort()
+    print(f"person page ({len(sample)} people)    median {statistics.median(page_t) * 1000:8.1f} ms   "
+          f"p95 {page_t[int(0.95 * (len(page_t) - 1))] * 1000:.1f} ms")
+
+    list_t = timed(lambda: client.get(f"/api/v1/sites/{SITE}/journeys/trip/people?status=dropped&stage=2&limit=50"
+                                      f"&as_of={(BASE_S + 60 * DAY_S) * 1000}", headers=headers), runs)
+    print(f"people list page (50)      median {statistics.median(list_t) * 1000:8.1f} ms")
+    search_t = timed(lambda: client.get(f"/api/v1/sites/{SITE}/people?q=user{people // 2}@", headers=headers), runs)
+    print(f"search by email            median {statistics.median(search_t) * 1000:8.1f} ms")
+    app.extensions["tracker"].close()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, default=10_000_000, help="touchpoints (10 per person)")
+    parser.add_argument("--runs", type=int, default=5, help="runs per timed query")
+    parser.add_argument("--backend", choices=["server", "embedded", "both"], default="both")
+    parser.add_argument("--url", default="clickhouse://default@127.0.0.1:9000", help="ClickHouse server")
+    parser.add_argument("--data-dir", default="data/bench", help="folder of the embedded store")
+    args = parser.parse_args()
+    database = f"bench_journeys_{args.rows}"
+    if args.backend in ("server", "both"):
+        run("server (ClickHouse 18.16)", {"clickhouse_url": f"{args.url}/{database}",
+                                          "data_dir": args.data_dir}, args.rows, args.runs)
+    if args.backend in ("embedded", "both"):
+        run("embedded (chDB)", {"clickhouse_url": "", "data_dir": args.data_dir, "database": database},
+            args.rows, args.runs)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,42 @@
+SELECT grp.1 AS total, grp.2 AS value,
+        count() AS people,
+        [countIf(stage >= 1), countIf(stage >= 2), countIf(stage >= 3)] AS reached,
+        [countIf(stage = 1 AND %(as_of)s <= entry + %(window)s), countIf(stage = 2 AND %(as_of)s <= entry + %(window)s), toUInt64(0)] AS in_progress,
+        [countIf(stage = 1 AND NOT (%(as_of)s <= entry + %(window)s)), countIf(stage = 2 AND NOT (%(as_of)s <= entry + %(window)s)), toUInt64(0)] AS dropped,
+        [quantilesExactIf(0.5, 0.9)((times[1] - times[1]) / 1000, stage >= 1), quantilesExactIf(0.5, 0.9)((times[2] - times[1]) / 1000, stage >= 2), quantilesExactIf(0.5, 0.9)((times[3] - times[2]) / 1000, stage >= 3)] AS from_previous,
+        [quantilesExactIf(0.5, 0.9)((times[1] - times[1]) / 1000, stage >= 1), quantilesExactIf(0.5, 0.9)((times[2] - times[1]) / 1000, stage >= 2), quantilesExactIf(0.5, 0.9)((times[3] - times[1]) / 1000, stage >= 3)] AS from_start
+    FROM (SELECT person, max(reach) AS stage, argMax(t0, (reach, t0)) AS entry,
+        argMax(reach_times, (reach, t0)) AS times, any(last_ts) AS last_ts, argMax(entry_bd, (reach, t0)) AS bd
+    FROM (SELECT person, last_ts, first_channel, t0,
+        toUInt8((g1 > 0) + (g2 > 0) + (g3 > 0)) AS reach,
+        [g1, g2, g3] AS reach_times,
+        if(g3 > 0, g3, t0 + %(window)s) AS attempt_end,
+        arrayExists((t, x) -> x != 0 AND t > t0 AND t < attempt_end, T, X) AS excluded,
+        B[arrayFirstIndex((t, m) -> t = t0 AND m != 0, T, M)] AS entry_bd
+    FROM (SELECT person, last_ts, first_channel, t0, T, M, X, B, I, [0,1,1,2,1,2,2,3] AS POP, arraySort(arrayDistinct(arrayFilter((t, m) -> m != 0 AND t >= t0 AND t <= t0 + %(window)s, T, M))) AS GT, arrayMap(tend -> 3 - arrayReduce('max', arrayMap(S -> toInt64(POP[S + 1]) - arrayCount((t, m) -> t >= t0 AND t <= tend AND bitAnd(m, S) != 0, T, M), range(8))), GT) AS C, arrayFirst((t, c) -> c >= 1, GT, C) AS g1, arrayFirst((t, c) -> c >= 2, GT, C) AS g2, arrayFirst((t, c) -> c >= 3, GT, C) AS g3
+    FROM (SELECT person,
+        arraySort(groupUniqArrayIf((ts, event_id, mask, excl, bd), (mask != 0 OR excl != 0) AND ts <= %(end)s + %(window)s)) AS ev,
+        arrayMap(x -> x.1, ev) AS T, arrayMap(x -> x.3, ev) AS M, arrayMap(x -> x.4, ev) AS X,
+        arrayMap(x -> x.5, ev) AS B, arrayEnumerate(ev) AS I,
+        max(ts) AS last_ts, '' AS first_channel
+    FROM (SELECT if(user_id != '', user_id, if(linked_user != '', linked_user, visitor_id)) AS person, ts, event_id, mask, excl, bd, channel
+    FROM (
+        SELECT visitor_id, user_id, event_id, channel,
+               toUInt64(event_time) * 1000 + event_ms AS ts,
+               toUInt32(if((match(path, %(p0)s)), 1, 0) + if((name = %(p1)s AND utm_campaign = %(p2)s), 2, 0) + if((type = %(p3)s AND (has(prop_keys, %(p5)s) AND prop_values[indexOf(prop_keys, %(p5)s)] = %(p4)s)), 4, 0)) AS mask, toUInt8((name = %(p6)s)) AS excl, channel AS bd
+        FROM events
+        WHERE site = %(site)s AND is_bot = 0
+          AND event_time >= toDateTime(intDiv(%(start)s, 1000)) AND event_time <= toDateTime(intDiv(%(as_of)s, 1000))
+    ) AS e
+    ANY LEFT JOIN (SELECT visitor_id, argMax(user_id, linked_at) AS linked_user
+        FROM identities WHERE site = %(site)s GROUP BY visitor_id) AS l USING visitor_id
+    WHERE ts <= %(as_of)s)
+    GROUP BY person
+    HAVING arrayExists((t, m) -> m != 0 AND t >= %(start)s AND t <= %(end)s, T, M))
+    ARRAY JOIN arrayDistinct(arrayFilter((t, m) -> m != 0 AND t >= %(start)s AND t <= %(end)s, T, M)) AS t0))
+    WHERE excluded = 0
+    GROUP BY person)
+    ARRAY JOIN [(toUInt8(0), bd), (toUInt8(1), '')] AS grp
+    GROUP BY total, value
+    ORDER BY total DESC, people DESC, value
+-- params: [('as_of', 3000), ('end', 2000), ('p0', '^/destinations/.*$'), ('p1', 'compare'), ('p2', 'spring'), ('p3', 'purchase'), ('p4', 'pro'), ('p5', 'plan'), ('p6', 'refund'), ('site', 'SITE'), ('start', 1000), ('window', 1209600000)]
