@@ -8,6 +8,7 @@ import os
 import re
 import uuid
 
+import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from tracker.ingest.touchpoints import EVENT_COLUMNS
@@ -238,3 +239,48 @@ def test_funnel_and_people_match_reference(store, journey, specs, link, end_offs
         stage, entry, times, last_ts = expected[p["person"]]
         assert (p["stage"], p["entered_ms"], p["last_touch_ms"]) == (stage, entry, last_ts), (p, expected)
         assert [s["reached_ms"] for s in p["stages"]] == [t if j < stage else None for j, t in enumerate(times)]
+
+
+# ---------------------------------------------------------------- chosen edge cases ------
+
+def _ev(i, offset, name, who=3, type_="pageview"):
+    return {"who": who, "offset": offset, "name": name, "type": type_, "path": "/p", "channel": "direct",
+            "plan": None, "repeat": 1, "step": 0, "_i": i}
+
+
+def _stage(name):
+    return {"name": name, "match": {"name": name}}
+
+
+EDGE_CASES = {
+    # one touchpoint fills one stage, even when two stages share a rule
+    "repeated stage needs two touchpoints": (["a", "b", "b"], "ordered", [(0, "a"), (5, "b")], 2),
+    "repeated stage, two touchpoints": (["a", "b", "b"], "ordered", [(0, "a"), (5, "b"), (9, "b")], 3),
+    # same millisecond, inserted in the "wrong" order: either order may fill the stages
+    "same millisecond, reverse arrival": (["a", "b"], "ordered", [(7, "b"), (7, "a")], 2),
+    "same second, b one ms earlier": (["a", "b"], "ordered", [(101, "a"), (100, "b")], 1),
+    "stages out of order": (["a", "b", "c"], "ordered", [(0, "a"), (5, "c"), (9, "b")], 2),
+    "window end is inclusive": (["a", "b"], "ordered", [(0, "a"), (W, "b")], 2),
+    "one ms past the window": (["a", "b"], "ordered", [(0, "a"), (W + 1, "b")], 1),
+    "strict: another touchpoint between": (["a", "b"], "strict", [(0, "a"), (5, "c"), (9, "b")], 1),
+    "strict: spare touchpoint of the entry millisecond goes first":
+        (["a", "b", "x2"], "strict", [(0, "a"), (0, "b"), (5, "b"), (9, "x2")], 3),
+    "any: order does not matter": (["a", "b", "c"], "any", [(0, "c"), (5, "a"), (9, "b")], 3),
+    "exclusion inside the attempt": (["a", "b"], "ordered", [(0, "a"), (3, "x"), (5, "b")], None),
+}
+
+
+@pytest.mark.parametrize("case", sorted(EDGE_CASES))
+def test_edge_case(store, case):
+    stage_names, order, touchpoints, expected = EDGE_CASES[case]
+    journey = {"name": "j", "window_days": 1, "stall_after_days": 1, "order": order,
+               "stages": [_stage(n) for n in stage_names],
+               "exclude": [{"name": "x"}] if case.startswith("exclusion") else []}
+    site = "e_" + uuid.uuid4().hex[:8]
+    events = [dict(e, event_id=f"e{i}") for i, e in enumerate(
+        build_events([_ev(i, off, name) for i, (off, name) in enumerate(touchpoints)], site))]
+    load(store, events, False)
+    want = reference(events, {}, journey, BASE, BASE + 1000, BASE + 3 * W)
+    assert (want["anon-3"][0] if want else None) == expected, "the reference disagrees with the case"
+    page, _ = reports.people(store, journey, site, "reached", None, BASE + 3 * W, start_ms=BASE, end_ms=BASE + 1000)
+    assert [(p["person"], p["stage"]) for p in page] == ([("anon-3", expected)] if expected else [])
