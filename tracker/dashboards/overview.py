@@ -53,14 +53,13 @@ def overview(site):
     first, last, message = date_range(request.args)
     seconds = query_seconds()
     days = queries.series(store, site, first, last, seconds)
+    top = queries.tops(store, site, first, last, seconds=seconds)
     chart = {"labels": [d["day"] for d in days], "touchpoints": [d["touchpoints"] for d in days],
              "people": [d["people"] for d in days]}
     return render_template(
         "overview.html", site=site, site_name=site_name(site), first=first, last=last, message=message,
-        chart=chart, totals=queries.totals(store, site, first, last, seconds),
-        channels=queries.top(store, site, first, last, "channel", seconds=seconds),
-        pages=queries.top(store, site, first, last, "page", seconds=seconds),
-        campaigns=queries.top(store, site, first, last, "campaign", seconds=seconds),
+        chart=chart, totals=queries.totals(store, site, first, last, days, seconds),
+        channels=top["channel"], pages=top["page"], campaigns=top["campaign"],
         live=queries.live(store, site, time.time(), seconds=seconds))
 
 
