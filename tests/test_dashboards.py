@@ -204,3 +204,22 @@ def test_cli_user_create(test_config, monkeypatch, store, site):
     result = runner.invoke(main, ["user", "create", "--email", "cy@example.com", "--password", PASSWORD,
                                   "--site", "s_nope"])
     assert result.exit_code != 0 and "unknown site" in result.output
+
+
+def test_expired_session_is_refused_by_the_api_too(client, logged_in, site):
+    assert client.get(f"/api/v1/sites/{site['site']}/journeys").status_code == 200
+    with client.session_transaction() as session:
+        session["seen_at"] = int(time.time()) - 9 * 3600
+    assert client.get(f"/api/v1/sites/{site['site']}/journeys").status_code == 401
+
+
+def test_a_failed_query_is_an_html_page(app, logged_in, site, monkeypatch):
+    from tracker.store import StoreError
+
+    def refuse(*args, **kwargs):
+        raise StoreError("Timeout exceeded")
+
+    monkeypatch.setattr(queries, "series", refuse)
+    response = logged_in.get(f"/dashboard/{site['site']}/")
+    assert response.status_code == 503 and response.mimetype == "text/html"
+    assert "shorter date range" in response.get_data(as_text=True)

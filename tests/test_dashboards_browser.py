@@ -170,7 +170,7 @@ def test_funnel_breakdown_drop_off_and_prospect(page, user, people):
     page.login(user["email"])
     page.tab.get_by_role("link", name="Journeys", exact=True).click()
     page.shot("journeys")
-    page.tab.get_by_role("link", name="Trial to paid").click()
+    page.tab.get_by_role("link", name="Trial to paid", exact=True).click()
     page.tab.wait_for_function("() => window.Chart && Chart.getChart(document.getElementById('funnel-chart'))")
     assert "/journeys/trial/" in page.tab.url
     page.shot("funnel")
