@@ -115,11 +115,14 @@ def login(app, site):
     return client
 
 
-def measure(app, target, runs):
-    """{label: {"median_ms", "p90_ms"}} for every page; a page that fails stops the run."""
+def measure(app, target, runs, only=None):
+    """{label: {"median_ms", "p90_ms"}} for every page (or those whose label holds one of
+    ``only``); a page that fails stops the run."""
     client = login(app, target["site"])
     results = {}
     for label, path in pages(target):
+        if only and not any(word in label for word in only):
+            continue
         times = []
         for _ in range(runs + 1):  # the first run warms caches and is not counted
             began = time.perf_counter()
@@ -142,6 +145,7 @@ def main(argv=None):
     parser.add_argument("--person", help="a person's user id for the prospect page")
     parser.add_argument("--query", help="text for the prospect search")
     parser.add_argument("--runs", type=int, default=11, help="requests per page (median of these)")
+    parser.add_argument("--only", help="comma-separated words: time only the pages whose label holds one")
     parser.add_argument("--json", action="store_true", help="print JSON")
     args = parser.parse_args(argv)
     if not args.generate and not args.site:
@@ -153,7 +157,7 @@ def main(argv=None):
     try:
         target = generate(app, args.generate) if args.generate else {
             "site": args.site, "journey": args.journey, "person": args.person, "query": args.query}
-        results = measure(app, target, args.runs)
+        results = measure(app, target, args.runs, args.only.split(",") if args.only else None)
     finally:
         app.extensions["tracker"].close()
     if args.json:

@@ -256,3 +256,30 @@ def test_narrow_screen_journey_pages(browser, live_server, backend, user, people
         tab.shot(f"{name}-375px")
     tab.no_errors()
     context.close()
+
+
+def test_invite_a_colleague_and_keyboard_use(browser, page, user, seeded, live_server, backend):
+    page.login(user["email"])
+    tab = page.tab
+    tab.keyboard.press("Tab")
+    assert tab.evaluate("document.activeElement.textContent") == "Skip to content"
+    tab.keyboard.press("Enter")
+    assert tab.evaluate("document.activeElement.id") == "main"
+    tab.get_by_role("link", name="Invite").click()
+    tab.get_by_label("Their email").fill("colleague@example.com")
+    tab.get_by_label("Example").check()
+    tab.get_by_role("button", name="Create invitation").click()
+    link = tab.get_by_label("Invitation link").input_value()
+    page.shot("invite")
+    page.no_errors()
+    context = browser.new_context(viewport={"width": 375, "height": 800})
+    guest = Page(context, live_server, backend)
+    guest.tab.goto(link)
+    guest.tab.get_by_label("Password", exact=True).fill("a long password")
+    guest.tab.get_by_label("The same again").fill("a long password")
+    guest.shot("join")
+    guest.tab.get_by_role("button", name="Create my account").click()
+    guest.tab.wait_for_url(f"**/dashboard/{seeded['site']}/")
+    assert "colleague@example.com" in guest.tab.inner_text("header")
+    guest.no_errors()
+    context.close()
