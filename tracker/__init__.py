@@ -19,7 +19,6 @@ def create_app(test_config=None):
     """
     from . import errors
     from .ingest import start_ingest
-    from .ingest.views import bp as ingest_bp
     from .store import open_store
     from .store.migrations import migrate
 
@@ -39,8 +38,7 @@ def create_app(test_config=None):
     app.extensions["store"] = store
 
     errors.init_app(app)
-    app.register_blueprint(ingest_bp)
-    _register_optional(app)
+    _register_blueprints(app)
 
     @app.get("/healthz")
     def healthz():
@@ -51,13 +49,12 @@ def create_app(test_config=None):
     return app
 
 
-def _register_optional(app):
-    """Blueprints that other parts of the product add (snippet, API, dashboards)."""
-    try:
-        from .ingest.snippet import bp as snippet_bp
-    except ImportError:
-        snippet_bp = None
-    if snippet_bp is not None:
-        app.register_blueprint(snippet_bp)
-    from .dashboards import bp as dashboards_bp; app.register_blueprint(dashboards_bp)
-    from .api import bp as api_bp; app.register_blueprint(api_bp)
+def _register_blueprints(app):
+    """Ingest (pixel, batch, server API, snippet), the analytics API and the dashboards."""
+    from .api import bp as api_bp
+    from .dashboards import bp as dashboards_bp
+    from .ingest.snippet import bp as snippet_bp
+    from .ingest.views import bp as ingest_bp
+
+    for blueprint in (ingest_bp, snippet_bp, api_bp, dashboards_bp):
+        app.register_blueprint(blueprint)

@@ -1,8 +1,9 @@
-"""Flask's cookie sessions, skipped on the ingest endpoints.
+"""Flask's signed cookie sessions: Secure over https, and skipped on the ingest endpoints.
 
 Opening and saving a signed session costs about a sixth of a pixel hit, and the
 public endpoints never use one.
 """
+from flask import request
 from flask.sessions import SecureCookieSessionInterface
 
 SESSIONLESS = frozenset({"/p.gif", "/collect", "/api/v1/touchpoints", "/t.js", "/healthz"})
@@ -10,6 +11,10 @@ SESSIONLESS = frozenset({"/p.gif", "/collect", "/api/v1/touchpoints", "/t.js", "
 
 class IngestFreeSessions(SecureCookieSessionInterface):
     """Signed cookie sessions everywhere but on the public ingest paths."""
+
+    def get_cookie_secure(self, app):
+        """Mark the cookie Secure whenever the request came over https."""
+        return app.config["SESSION_COOKIE_SECURE"] or (bool(request) and request.is_secure)
 
     def open_session(self, app, request):
         if request.path in SESSIONLESS:

@@ -7,7 +7,6 @@ from the data goes through Jinja's autoescape (chart data as JSON in a script bl
 from pathlib import Path
 
 from flask import Blueprint, redirect, url_for
-from flask.sessions import SecureCookieSessionInterface
 
 ROOT = Path(__file__).resolve().parents[2] / "dashboards"
 
@@ -16,22 +15,12 @@ bp = Blueprint("dashboards", __name__, url_prefix="/dashboard",
                static_url_path="/static")
 
 
-class _SessionInterface(SecureCookieSessionInterface):
-    """Flask's signed-cookie session, marked Secure whenever the request came over https."""
-
-    def get_cookie_secure(self, app):
-        from flask import request
-
-        return app.config["SESSION_COOKIE_SECURE"] or (bool(request) and request.is_secure)
-
-
 @bp.record_once
 def _configure(state):
     app = state.app
     app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
     app.config["SESSION_COOKIE_SAMESITE"] = app.config.get("SESSION_COOKIE_SAMESITE") or "Lax"
     app.config.setdefault("DASHBOARD_IDLE_SECONDS", 8 * 3600)
-    app.session_interface = _SessionInterface()
     from .security import render_error_page
 
     app.render_error_page = render_error_page
