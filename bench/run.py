@@ -27,7 +27,7 @@ def main():
     rows = "1000000" if quick else "10000000"
     failures = [
         run("snippet size", ["js/check_size.py", "js/dist/t.js"]),
-        run("ingest", ["bench/ingest.py", "--seconds", "5" if quick else "10"]),
+        run("ingest", ["bench/ingest.py", "--rounds", "1" if quick else "3"]),
     ]
     if (ROOT / "bench" / "journeys.py").exists():
         failures.append(run("journeys", ["bench/journeys.py", "--rows", rows]))
