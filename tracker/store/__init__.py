@@ -7,11 +7,14 @@ def open_store(settings):
     if settings["clickhouse_url"]:
         from .server import ServerBackend
 
-        return ServerBackend(settings["clickhouse_url"])
-    from .embedded import EmbeddedBackend
+        store = ServerBackend(settings["clickhouse_url"])
+    else:
+        from .embedded import EmbeddedBackend
 
-    settings["data_dir"].mkdir(parents=True, exist_ok=True)
-    return EmbeddedBackend(settings["data_dir"] / "chdb", settings["database"])
+        settings["data_dir"].mkdir(parents=True, exist_ok=True)
+        store = EmbeddedBackend(settings["data_dir"] / "chdb", settings["database"])
+    store.query_limits = dict(store.query_limits, max_execution_time=settings["query_seconds"])
+    return store
 
 
 __all__ = ["Backend", "Rows", "StoreError", "StoreUnavailable", "open_store"]

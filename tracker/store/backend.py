@@ -70,9 +70,16 @@ class Backend:
 
     kind = "abstract"
     database = ""
+    # Limits every SELECT carries unless the caller passes its own (a dashboard query must
+    # not run for minutes or eat the server's memory); set from TRACKER_QUERY_SECONDS.
+    query_limits = {"max_execution_time": 30, "max_memory_usage": 4_000_000_000}
+
+    def limited(self, settings):
+        """The query limits merged with a caller's settings."""
+        return {**self.query_limits, **(settings or {})}
 
     def query(self, sql, params=None, settings=None):
-        """Run a SELECT; return ``Rows``."""
+        """Run a SELECT with the query limits; return ``Rows``."""
         raise NotImplementedError
 
     def execute(self, sql, params=None):

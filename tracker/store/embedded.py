@@ -65,10 +65,8 @@ class EmbeddedBackend(Backend):
             raise StoreError(str(exc).strip()) from exc
 
     def query(self, sql, params=None, settings=None):
-        text = bind(sql, params)
-        if settings:
-            text += " SETTINGS " + ", ".join(f"{k}={int(v) if isinstance(v, bool) else v!r}"
-                                             for k, v in settings.items())
+        text = bind(sql, params) + " SETTINGS " + ", ".join(
+            f"{k}={int(v) if isinstance(v, bool) else v!r}" for k, v in self.limited(settings).items())
         result = self._run(self._in_database(text))
         raw = result.bytes()
         if not raw:

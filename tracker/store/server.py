@@ -58,7 +58,7 @@ class ServerBackend(Backend):
             raise StoreError(str(exc).split("Stack trace")[0].strip()) from exc
 
     def query(self, sql, params=None, settings=None):
-        data, types = self._run(sql, params, settings)
+        data, types = self._run(sql, params, self.limited(settings))
         columns = [name for name, _ in types]
         time_columns = [i for i, (_, kind) in enumerate(types) if kind.startswith("DateTime")]
         if time_columns:
