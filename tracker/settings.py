@@ -20,9 +20,11 @@ def _url(value):
     if parts.scheme != "clickhouse" or not parts.hostname:
         raise ValueError("expected clickhouse://user:pass@host:9000/db")
     try:
-        parts.port
+        port = parts.port  # urllib raises ValueError for a port that is not a number
     except ValueError:
-        raise ValueError("the port is not a number") from None
+        port = -1
+    if port is not None and not 0 < port < 65536:
+        raise ValueError("the port is not a number from 1 to 65535")
     return value
 
 

@@ -2,7 +2,7 @@
 import base64
 import json
 
-from flask import Blueprint, Response, current_app, g, request
+from flask import Blueprint, Response, current_app, request
 from marshmallow import ValidationError
 
 from ..errors import ApiError
