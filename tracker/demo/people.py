@@ -74,7 +74,7 @@ class Person:
 def _story(person, rng):
     """The touchpoints of one person, from arrival to wherever they stop."""
     now = person.now
-    start = now - rng.uniform(0, 100) * DAY
+    start = now - rng.uniform(0, 180) * DAY
     query, ref = rng.choices([(q, r) for _, q, r in ARRIVALS], [w for w, _, _ in ARRIVALS])[0]
     dest = rng.choice(DESTINATIONS)
     person.page(start, f"/destinations/{dest}" + (f"?{query}" if query else ""), ref, f"{dest.title()} trips")
