@@ -88,6 +88,18 @@ def same_site(host, other):
     return host == other or host.endswith("." + other) or other.endswith("." + host)
 
 
+@lru_cache(maxsize=4096)
+def referrer_channel(host):
+    """The channel of a visit from another site's host; cached, hosts repeat."""
+    if EMAIL_HOSTS.search(host):  # before search: mail.google.com is not a search
+        return "email"
+    if SEARCH_ENGINES.search(host):
+        return "organic_search"
+    if SOCIAL_NETWORKS.search(host):
+        return "social"
+    return "referral"
+
+
 def channel_of(event_type, utm, query, referrer_host, page_host):
     """The acquisition channel of one touchpoint; '' when the session's channel applies."""
     medium = utm["utm_medium"].lower()
@@ -103,13 +115,7 @@ def channel_of(event_type, utm, query, referrer_host, page_host):
     if medium == "organic":
         return "organic_search"
     if referrer_host and not same_site(referrer_host, page_host):
-        if EMAIL_HOSTS.search(referrer_host):  # before search: mail.google.com is not a search
-            return "email"
-        if SEARCH_ENGINES.search(referrer_host):
-            return "organic_search"
-        if SOCIAL_NETWORKS.search(referrer_host):
-            return "social"
-        return "referral"
+        return referrer_channel(referrer_host)
     if source:
         return "referral"
     if referrer_host or event_type != "pageview":

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 
 from functools import lru_cache
 
-from marshmallow import Schema, ValidationError, fields, missing, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, missing, validate
 
 MAX_PROPS = 50
 MAX_KEY = 64
@@ -65,6 +65,13 @@ def _text(limit, **kwargs):
     return fields.String(validate=validate.Length(max=limit), **kwargs)
 
 
+def _web_url():
+    """A page or referrer URL: http(s) (or an Android app referrer), or empty."""
+    return fields.String(load_default="", validate=[
+        validate.Length(max=2000),
+        validate.Regexp(r"^((https?|android-app)://|$)", re.I, error="must be an http(s) URL")])
+
+
 def _mapping():
     return fields.Dict(keys=fields.String(validate=validate.Length(min=1, max=MAX_KEY)),
                        values=Scalar(allow_none=True), validate=validate.Length(max=MAX_PROPS))
@@ -79,8 +86,8 @@ class EventSchema(Schema):
     type = fields.String(load_default="pageview", validate=validate.Regexp(
         TYPE_PATTERN, error="lower-case letters, digits and _ (at most 32), starting with a letter"))
     name = _text(300, load_default="")
-    url = _text(2000, load_default="")
-    ref = _text(2000, load_default="")
+    url = _web_url()
+    ref = _web_url()
     title = _text(300, load_default="")
     screen = fields.String(load_default="", validate=validate.Regexp(r"^(\d{1,5}x\d{1,5})?$",
                                                                      error="WIDTHxHEIGHT"))
@@ -99,13 +106,6 @@ class EventSchema(Schema):
     ua = _text(512, load_default="")
     channel = fields.String(load_default="", validate=validate.OneOf(
         ("", "direct", "organic_search", "paid", "social", "email", "referral", "offline")))
-
-    @validates_schema
-    def _url_is_web(self, data, **kwargs):
-        for key in ("url", "ref"):
-            value = data.get(key)
-            if value and not re.match(r"^(https?://|android-app://)", value, re.I):
-                raise ValidationError("must be an http(s) URL", key)
 
 
 def _defaults(schema_class):
