@@ -33,6 +33,7 @@ ARRIVALS = [
     (20, "", ""),
 ]
 DAY = 86400 * 1000
+WEB_TYPES = {"pageview", "event", "identify", "purchase"}
 
 
 class Person:
@@ -52,7 +53,9 @@ class Person:
         event.setdefault("vid", self.vid)
         if self.uid:
             event.setdefault("uid", self.uid)
-        event.update(ts=int(when), eid=f"demo-{self.number}-{len(self.events)}", ua=self.ua)
+        event.update(ts=int(when), eid=f"demo-{self.number}-{len(self.events)}")
+        if event["type"] in WEB_TYPES:  # offline contacts and email opens come from no browser of theirs
+            event["ua"] = self.ua
         self.events.append(event)
         return True
 
