@@ -58,7 +58,7 @@ def overview(site):
              "people": [d["people"] for d in days]}
     return render_template(
         "overview.html", site=site, site_name=site_name(site), first=first, last=last, message=message,
-        chart=chart, totals=queries.totals(store, site, first, last, days, seconds),
+        chart=chart, totals=queries.totals(store, site, first, last, seconds),
         channels=top["channel"], pages=top["page"], campaigns=top["campaign"],
         live=queries.live(store, site, time.time(), seconds=seconds))
 
