@@ -67,11 +67,6 @@ def top(store, site, first, last, what, limit=10, seconds=30):
     return [{"value": r[0], "touchpoints": int(r[1]), "people": int(r[2])} for r in rows]
 
 
-def tops(store, site, first, last, limit=10, seconds=30):
-    """{"channel"|"page"|"campaign": its top list}."""
-    return {what: top(store, site, first, last, what, limit, seconds) for what in TOPS}
-
-
 def live(store, site, now, minutes=30, seconds=10):
     """People and touchpoints of the last ``minutes`` before ``now`` (Unix seconds)."""
     params = {"site": site, "start": int(now) - minutes * 60, "end": int(now) + 60}
