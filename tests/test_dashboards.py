@@ -191,6 +191,17 @@ def test_invitation_creates_an_account_for_my_sites_only(app, client, logged_in,
     assert guest.get(path).status_code == 404  # used once
 
 
+def test_an_invitation_never_takes_over_an_account(client, logged_in, user, store):
+    page = client.get("/dashboard/invite").get_data(as_text=True)
+    refused = client.post("/dashboard/invite", data={"csrf_token": csrf_of(page), "email": user["email"],
+                                                     "site": user["sites"]})
+    assert refused.status_code == 400 and "has an account already" in refused.get_data(as_text=True)
+    token = accounts.create_invitation(store, "late@example.com", user["sites"], "x", user["sites"])
+    accounts.create_user(store, "late@example.com", PASSWORD, user["sites"])
+    with pytest.raises(accounts.AccountError, match="log in instead"):
+        accounts.accept_invitation(store, token, "another long password")
+
+
 def test_cli_user_create(test_config, monkeypatch, store, site):
     from tracker.cli import main
 

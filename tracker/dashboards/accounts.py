@@ -128,6 +128,9 @@ def create_invitation(store, email, sites, invited_by, allowed):
     foreign = sorted(set(sites) - set(allowed))
     if foreign:
         raise AccountError("you can only share sites you have yourself")
+    if find_user(store, email):
+        # Accepting sets the password: an invitation must never take over an existing account.
+        raise AccountError("this email has an account already; its sites are changed with `tracker user create`")
     token = secrets.token_urlsafe(24)
     now = int(time.time())
     store.insert("dashboard_invitations", INVITE_COLUMNS, [(
@@ -155,6 +158,8 @@ def accept_invitation(store, token, password):
     invitation = find_invitation(store, token)
     if invitation is None:
         raise AccountError("this invitation is unknown, used or expired: ask for a new one")
+    if find_user(store, invitation["email"]):
+        raise AccountError("this email has an account already: log in instead")
     check_new_password(password)
     user = create_user(store, invitation["email"], password, invitation["sites"])
     store.insert("dashboard_invitations", INVITE_COLUMNS, [(
