@@ -91,7 +91,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--clickhouse", default="clickhouse://default@127.0.0.1:9000")
     parser.add_argument("--seconds", type=int, default=5)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--connections", type=int, default=32)
@@ -137,6 +137,7 @@ def main():
     print(f"  bare Flask GIF endpoint         {bare_rps:10.0f} req/s (baseline)")
     print(f"  /p.gif pixel                    {pixel_rps:10.0f} req/s  ratio {ratio:.2f} (median of {args.rounds} "
           f"alternating pairs; goal >= 0.8)")
+    print("    pairs (bare, pixel): " + ", ".join(f"({b:.0f}, {p:.0f})" for b, p in pairs))
     print(f"  /collect, batches of 20         {collect_rps * 20:10.0f} events/s ({collect_rps:.0f} req/s; goal >= 20000)")
     print(f"  202 -> queryable                median {statistics.median(delays):.2f} s, "
           f"max {max(delays):.2f} s over {len(delays)} (goal <= 2)")
