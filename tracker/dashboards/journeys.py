@@ -15,7 +15,7 @@ from ..journeys import definitions, persons, reports
 from ..journeys.rules import BREAKDOWNS
 from . import bp
 from .editor import ORDERS, RULE_FIELDS, blank_definition, definition_from_form, describe_errors, props_text
-from .overview import date_range, site_name
+from .overview import QUERY_POOL, date_range, site_name
 from .security import site_required
 
 BREAKDOWN_LABELS = {"channel": "Channel", "utm_campaign": "Campaign", "device": "Device",
@@ -85,12 +85,13 @@ def funnel(site, journey_id):
     compare = request.args.get("compare", "1") == "1"
     as_of = _now_ms()
     start, end = _ms_range(first, last)
-    result = reports.funnel(_store(), journey, site, start, end, as_of, breakdown or None)
+    current = QUERY_POOL.submit(reports.funnel, _store(), journey, site, start, end, as_of, breakdown or None)
     previous = None
-    if compare:
+    if compare:  # computed alongside the current period: the page waits for the slower one
         p_first, p_last = _previous(first, last)
         previous = reports.funnel(_store(), journey, site, *_ms_range(p_first, p_last), as_of)
         previous["first"], previous["last"] = p_first, p_last
+    result = current.result()
     args = {"from": first.isoformat(), "to": last.isoformat()}
     links = [url_for("dashboards.people_list", site=site, journey_id=journey_id, stage=j + 1,
                      status="dropped", **args) if j + 1 < len(journey["stages"]) else None

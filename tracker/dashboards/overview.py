@@ -9,7 +9,8 @@ from . import bp, queries
 from .security import site_required
 from .views import my_sites
 
-_POOL = ThreadPoolExecutor(max_workers=6, thread_name_prefix="overview")
+# Threads that run the independent queries of one page together (overview, funnel comparison).
+QUERY_POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="dashboard-query")
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
 
@@ -58,7 +59,7 @@ def overview(site):
     jobs = {"days": (queries.series, first, last, seconds), "totals": (queries.totals, first, last, seconds),
             "live": (queries.live, time.time(), 30, seconds)}
     jobs.update({what: (queries.top, first, last, what, 10, seconds) for what in queries.TOPS})
-    futures = {name: _POOL.submit(job[0], store, site, *job[1:]) for name, job in jobs.items()}
+    futures = {name: QUERY_POOL.submit(job[0], store, site, *job[1:]) for name, job in jobs.items()}
     got = {name: future.result() for name, future in futures.items()}
     days = got["days"]
     chart = {"labels": [d["day"] for d in days], "touchpoints": [d["touchpoints"] for d in days],
