@@ -2,19 +2,18 @@ SELECT person, stage, entry, times, last_ts
     FROM (SELECT person, max(reach) AS stage, argMax(t0, (reach, t0)) AS entry,
         argMax(reach_times, (reach, t0)) AS times, any(last_ts) AS last_ts, argMax(entry_bd, (reach, t0)) AS bd
     FROM (SELECT person, last_ts, first_channel, t0,
-        toUInt8((g1 > 0) + (g2 > 0) + (g3 > 0)) AS reach,
-        [g1, g2, g3] AS reach_times,
-        if(g3 > 0, g3, t0 + %(window)s) AS attempt_end,
+        toUInt8(arrayCount(t -> t > 0, RT)) AS reach,
+        RT AS reach_times,
+        if(RT[3] > 0, RT[3], t0 + %(window)s) AS attempt_end,
         arrayExists((t, x) -> x != 0 AND t > t0 AND t < attempt_end, T, X) AS excluded,
         B[arrayFirstIndex((t, m) -> t = t0 AND bitTest(m, 0), T, M)] AS entry_bd
-    FROM (SELECT person, last_ts, first_channel, t0, T, M, X, B, I, g1, g2, s2, f2, arrayReduce('groupUniqArrayArray', arrayMap(U -> arrayMap(e -> bitOr(U, toUInt64(bitShiftLeft(toUInt64(1), least(greatest(toInt64(e) - toInt64(s2), 0), 63)))), arrayFilter(e -> T[e] = g2 AND bitTest(M[e], 2) AND e - s2 < 63 AND NOT bitTest(U, least(greatest(toInt64(e) - toInt64(s2), 0), 63)) AND NOT arrayExists(f -> f < e AND T[f] = g2 AND M[f] = M[e] AND NOT bitTest(U, least(greatest(toInt64(f) - toInt64(s2), 0), 63)), I), I)), f2)) AS in3, arrayFirstIndex(e -> T[e] > g2 AND T[e] <= t0 + %(window)s AND bitTest(M[e], 2), I) AS j3, notEmpty(in3) AS stay3, if(g2 = 0 OR s2 = 0 OR empty(M), toUInt64(0), if(stay3, g2, T[j3])) AS g3, arrayFirstIndex(t -> t = g3, T) AS s3, if(g3 = 0, emptyArrayUInt64(), if(stay3, in3, arrayMap(e -> toUInt64(bitShiftLeft(toUInt64(1), least(greatest(toInt64(e) - toInt64(s3), 0), 63))), arrayFilter(e -> T[e] = g3 AND bitTest(M[e], 2) AND e - s3 < 63 AND NOT arrayExists(f -> f < e AND T[f] = g3 AND M[f] = M[e], I), I)))) AS f3
-    FROM (SELECT person, last_ts, first_channel, t0, T, M, X, B, I, g1, s1, f1, arrayReduce('groupUniqArrayArray', arrayMap(U -> arrayMap(e -> bitOr(U, toUInt64(bitShiftLeft(toUInt64(1), least(greatest(toInt64(e) - toInt64(s1), 0), 63)))), arrayFilter(e -> T[e] = g1 AND bitTest(M[e], 1) AND e - s1 < 63 AND NOT bitTest(U, least(greatest(toInt64(e) - toInt64(s1), 0), 63)) AND NOT arrayExists(f -> f < e AND T[f] = g1 AND M[f] = M[e] AND NOT bitTest(U, least(greatest(toInt64(f) - toInt64(s1), 0), 63)), I), I)), f1)) AS in2, arrayFirstIndex(e -> T[e] > g1 AND T[e] <= t0 + %(window)s AND bitTest(M[e], 1), I) AS j2, notEmpty(in2) AS stay2, if(g1 = 0 OR s1 = 0 OR empty(M), toUInt64(0), if(stay2, g1, T[j2])) AS g2, arrayFirstIndex(t -> t = g2, T) AS s2, if(g2 = 0, emptyArrayUInt64(), if(stay2, in2, arrayMap(e -> toUInt64(bitShiftLeft(toUInt64(1), least(greatest(toInt64(e) - toInt64(s2), 0), 63))), arrayFilter(e -> T[e] = g2 AND bitTest(M[e], 1) AND e - s2 < 63 AND NOT arrayExists(f -> f < e AND T[f] = g2 AND M[f] = M[e], I), I)))) AS f2
-    FROM (SELECT person, last_ts, first_channel, t0, T, M, X, B, I, t0 AS g1, arrayFirstIndex(t -> t = g1, T) AS s1, arrayMap(e -> toUInt64(bitShiftLeft(toUInt64(1), least(greatest(toInt64(e) - toInt64(s1), 0), 63))), arrayFilter(e -> T[e] = g1 AND bitTest(M[e], 0) AND e - s1 < 63 AND NOT arrayExists(f -> f < e AND T[f] = g1 AND M[f] = M[e], I), I)) AS f1
+    FROM (SELECT person, last_ts, first_channel, t0, T, M, X, B, GT, GC, GF, PS, CS, arrayResize(arrayMap((R, GT, GC, GF, PS, CS, t0) -> arrayConcat(R, arrayResize(emptyArrayUInt64(), if(PS[(length(R) + 1)][CS[(length(R) + 1)][indexOf(GT, R[-1])] + 1] > 0 AND GT[PS[(length(R) + 1)][CS[(length(R) + 1)][indexOf(GT, R[-1])] + 1]] <= t0 + %(window)s, GF[PS[(length(R) + 1)][CS[(length(R) + 1)][indexOf(GT, R[-1])] + 1]][(length(R) + 1)], 0), GT[PS[(length(R) + 1)][CS[(length(R) + 1)][indexOf(GT, R[-1])] + 1]])), [arrayMap((R, GT, GC, GF, PS, CS, t0) -> arrayConcat(R, arrayResize(emptyArrayUInt64(), if(PS[(length(R) + 1)][CS[(length(R) + 1)][indexOf(GT, R[-1])] + 1] > 0 AND GT[PS[(length(R) + 1)][CS[(length(R) + 1)][indexOf(GT, R[-1])] + 1]] <= t0 + %(window)s, GF[PS[(length(R) + 1)][CS[(length(R) + 1)][indexOf(GT, R[-1])] + 1]][(length(R) + 1)], 0), GT[PS[(length(R) + 1)][CS[(length(R) + 1)][indexOf(GT, R[-1])] + 1]])), [arrayResize(emptyArrayUInt64(), GF[indexOf(GT, t0)][1], t0)], [GT], [GC], [GF], [PS], [CS], [t0])[1]], [GT], [GC], [GF], [PS], [CS], [t0])[1], 3) AS RT
     FROM (SELECT person,
         arraySort(groupUniqArrayIf((ts, event_id, mask, excl, bd), (mask != 0 OR excl != 0) AND ts <= %(end)s + %(window)s)) AS ev,
         arrayMap(x -> x.1, ev) AS T, arrayMap(x -> x.3, ev) AS M, arrayMap(x -> x.4, ev) AS X,
-        arrayMap(x -> x.5, ev) AS B, arrayEnumerate(ev) AS I,
-        max(ts) AS last_ts, '' AS first_channel
+        arrayMap(x -> x.5, ev) AS B,
+        max(ts) AS last_ts, '' AS first_channel,
+        arrayFilter((t, m) -> m != 0, T, M) AS GTS, arrayFilter(m -> m != 0, M) AS GMS, arrayFilter(i -> i = 1 OR GTS[i] != GTS[i - 1], arrayEnumerate(GTS)) AS GS, arrayMap(s -> GTS[s], GS) AS GT, arrayMap(c -> toUInt64(c), arrayPopFront(arrayDifference(arrayPushBack(GS, length(GTS) + 1)))) AS GC, arrayMap((s, c) -> toUInt64(arrayReduce('groupBitOr', arraySlice(GMS, s, c))), GS, GC) AS GU, arrayMap((s, c, u) -> arrayMap((a, same) -> if(same, least(c, toUInt64(log2(bitAnd(bitNot(bitShiftRight(u, a)), bitShiftRight(u, a) + 1)))), arrayCount(n -> arrayAll(S -> bitAnd(bitShiftRight(bitAnd((bitAnd((S - bitAnd(bitShiftRight(S, 1), 1431655765)), 858993459) + bitAnd(bitShiftRight((S - bitAnd(bitShiftRight(S, 1), 1431655765)), 2), 858993459)) + bitShiftRight((bitAnd((S - bitAnd(bitShiftRight(S, 1), 1431655765)), 858993459) + bitAnd(bitShiftRight((S - bitAnd(bitShiftRight(S, 1), 1431655765)), 2), 858993459)), 4), 252645135) * 16843009, 24), 255) <= arrayCount(m -> bitAnd(m, bitShiftLeft(S, a)) != 0, arraySlice(GMS, s, c)), range(toUInt64(bitShiftLeft(toUInt64(2), n)))), range(toUInt64(if(same, 0, least(c, toUInt64(log2(bitAnd(bitNot(bitShiftRight(u, a)), bitShiftRight(u, a) + 1))))))))), range(3), arrayResize([arrayReduce('min', arraySlice(GMS, s, c)) = arrayReduce('max', arraySlice(GMS, s, c))], 3)), GS, GC, GU) AS GF, arrayMap(a -> arrayFilter((g, u) -> bitTest(u, a), arrayEnumerate(GU), GU), range(3)) AS PS, arrayMap(a -> arrayCumSum(arrayMap(u -> bitTest(u, a), GU)), range(3)) AS CS
     FROM (SELECT if(user_id != '', user_id, if(linked_user != '', linked_user, visitor_id)) AS person, ts, event_id, mask, excl, bd, channel
     FROM (
         SELECT visitor_id, user_id, event_id, channel,
@@ -29,7 +28,7 @@ SELECT person, stage, entry, times, last_ts
     WHERE ts <= %(as_of)s)
     GROUP BY person
     HAVING arrayExists((t, m) -> m != 0 AND t >= %(start)s AND t <= %(end)s, T, M))
-    ARRAY JOIN arrayDistinct(arrayFilter((t, m) -> bitTest(m, 0) AND t >= %(start)s AND t <= %(end)s, T, M)) AS t0))))
+    ARRAY JOIN arrayDistinct(arrayFilter((t, m) -> bitTest(m, 0) AND t >= %(start)s AND t <= %(end)s, T, M)) AS t0))
     WHERE excluded = 0
     GROUP BY person)
     WHERE stage >= %(stage)s AND stage < 3 AND last_ts < %(as_of)s - 604800000 AND (last_ts < %(c_ts)s OR (last_ts = %(c_ts)s AND person < %(c_person)s))

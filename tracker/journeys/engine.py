@@ -12,13 +12,12 @@ The pieces, innermost first:
    (person resolution, see ``person_sql``), time in ms ``ts``, a bit mask ``mask`` of the
    stages it matches and ``excl`` when it matches an exclusion rule.
 2. ``timelines``: per person, arrays ``T`` (times, sorted), ``M`` (masks), ``X`` (exclusion
-   flags), ``B`` (breakdown value), ``I`` (indexes); duplicates of a retried event fold away.
+   flags), ``B`` (breakdown value), and the groups of touchpoints of one millisecond;
+   duplicates of a retried event fold away.
 3. ``attempts``: one row per entry time ``t0`` (a stage-1 touchpoint inside the date range),
-   and for each stage j the time ``g_j`` it was reached (0 = not reached). Touchpoints of one
-   millisecond form a *group*; inside a group any order is possible, so each stage keeps the
-   family ``f_j`` of sets (bit masks over the group) of touchpoints it may have used, and the
-   next stage either takes an unused touchpoint of the same group or jumps to the earliest
-   later group that matches (the earliest is always best, which keeps this exact).
+   with ``RT``, the time each stage was reached (0 = not reached), found group by group,
+   step after step, each step filling as many stages as it can in the earliest group that
+   can fill the next one (see the comment of part 3).
 4. ``persons``: the furthest clean attempt of each person (latest entry among equals).
 5. ``funnel`` / ``people``: the figures, or the page of people.
 """
@@ -26,7 +25,6 @@ from .rules import BREAKDOWNS, PERSON_BREAKDOWNS, Params, rule_sql
 
 DAY_MS = 86_400_000
 QUERY_SETTINGS = {"max_execution_time": 30, "max_memory_usage": 4_000_000_000}
-GROUP_BITS = 63  # touchpoints of one millisecond beyond this many cannot fill stages
 
 
 class Query:
@@ -101,110 +99,141 @@ def timelines_sql(q):
     keep = "1" if q.order == "strict" else "mask != 0 OR excl != 0"
     first_touch = "argMin(channel, ts)" if q.breakdown in PERSON_BREAKDOWNS else "''"
     lower = "0" if q.breakdown in PERSON_BREAKDOWNS else "%(start)s"
+    groups = "" if q.order == "any" else ",\n        " + ", ".join(group_columns(q))
     return f"""SELECT person,
         arraySort(groupUniqArrayIf((ts, event_id, mask, excl, bd), ({keep}) AND ts <= %(end)s + %(window)s)) AS ev,
         arrayMap(x -> x.1, ev) AS T, arrayMap(x -> x.3, ev) AS M, arrayMap(x -> x.4, ev) AS X,
-        arrayMap(x -> x.5, ev) AS B, arrayEnumerate(ev) AS I,
-        max(ts) AS last_ts, {first_touch} AS first_channel
+        arrayMap(x -> x.5, ev) AS B,
+        max(ts) AS last_ts, {first_touch} AS first_channel{groups}
     FROM ({source_sql(q, lower)})
     GROUP BY person
     HAVING arrayExists((t, m) -> m != 0 AND t >= %(start)s AND t <= %(end)s, T, M)"""
 
 
 # -- 3. attempts -------------------------------------------------------------------------
+#
+# Touchpoints of one millisecond form a *group*, in which any order is possible. Walking
+# an attempt group by group, the state is the list ``R`` of the times of the stages reached
+# so far; a step takes the earliest group that can fill the next stage and fills as many
+# consecutive stages there as distinct touchpoints of the group allow. Earliest group and
+# most stages are always best (whatever a later sequence does, its tail is open to the
+# greedy one), so this is exact, and each stage gets its earliest time.
+#
+# What a step needs is computed once per person, in ``timelines`` (``group_columns``):
+# ``GF[g][a]``, the stages group g fills from stage a on, and ``PS``/``CS``, the next group
+# with a touchpoint for stage a. A step is then one lambda of plain lookups: the
+# ClickHouse analyser spends about a millisecond per lambda in the query text, which is
+# what made the first version slow before it read a row. Each step binds the previous state
+# to the lambda parameter (``arrayMap(R -> …, [prev])[1]``) so the query grows linearly with
+# the stages: ClickHouse inlines aliases, and naming the previous state twice would double
+# the query at every stage.
 
-def _pos(e, start):
-    """Bit position of touchpoint ``e`` in the group starting at index ``start``, clamped:
-    ClickHouse evaluates every branch of AND/if, also for touchpoints outside the group."""
-    return f"least(greatest(toInt64({e}) - toInt64({start}), 0), {GROUP_BITS})"
-
-
-def _unit(e, start):
-    return f"toUInt64(bitShiftLeft(toUInt64(1), {_pos(e, start)}))"
-
-
-def _group_members(g, s, bit, used=None):
-    """Indexes of the touchpoints of group ``g`` (first index ``s``) that match stage ``bit``
-    and are not in ``used``. Touchpoints of a group with the same mask are interchangeable,
-    so only the first unused one of each mask is tried: that keeps the families small."""
-    free = (lambda x: f" AND NOT bitTest({used}, {_pos(x, s)})") if used else (lambda x: "")
-    first_of_kind = f"NOT arrayExists(f -> f < e AND T[f] = {g} AND M[f] = M[e]{free('f')}, I)"
-    return (f"arrayFilter(e -> T[e] = {g} AND bitTest(M[e], {bit}) AND e - {s} < {GROUP_BITS}"
-            f"{free('e')} AND {first_of_kind}, I)")
-
-
-def first_stage_sql():
-    """Stage 1 of an attempt: its entry group and the touchpoints that may have filled it."""
-    return [
-        "t0 AS g1",
-        "arrayFirstIndex(t -> t = g1, T) AS s1",
-        f"arrayMap(e -> {_unit('e', 's1')}, {_group_members('g1', 's1', 0)}) AS f1",
-    ]
+def _popcount(x):
+    """Set bits of ``x`` (< 2^32) by SWAR arithmetic: 18.16 has no bitCount."""
+    x1 = f"({x} - bitAnd(bitShiftRight({x}, 1), 1431655765))"
+    x2 = f"(bitAnd({x1}, 858993459) + bitAnd(bitShiftRight({x1}, 2), 858993459))"
+    x3 = f"bitAnd({x2} + bitShiftRight({x2}, 4), 252645135)"
+    return f"bitAnd(bitShiftRight({x3} * 16843009, 24), 255)"
 
 
-def jump_sql(q, j):
-    """Index of the touchpoint stage j+1 jumps to when the group of stage j has no more."""
-    g, f, s = f"g{j}", f"f{j}", f"s{j}"
+def fill_sql():
+    """Stages a+1.. (a counts from 0) that the group (first index s, size c, union of masks
+    u, all masks equal: same) fills with one touchpoint each.
+
+    A group whose touchpoints all have the same mask fills the run of its stages from a, up
+    to its size. Otherwise n stages from there fit when every subset S of them matches at least
+    |S| touchpoints of the group (Hall's theorem), tried for n = 1, 2, … up to that bound
+    (a group of mixed masks is rare, and small)."""
+    y = "bitShiftRight(u, a)"
+    bound = f"least(c, toUInt64(log2(bitAnd(bitNot({y}), {y} + 1))))"
+    hall = (f"arrayAll(S -> {_popcount('S')} <= arrayCount(m -> bitAnd(m, bitShiftLeft(S, a)) != 0, "
+            "arraySlice(GMS, s, c)), range(toUInt64(bitShiftLeft(toUInt64(2), n))))")
+    # 18.16's range() takes one argument: n + 1 runs over 1..bound (and S = 0 is harmless).
+    return f"if(same, {bound}, arrayCount(n -> {hall}, range(toUInt64(if(same, 0, {bound})))))"
+
+
+def group_columns(q):
+    """Per person, the groups of the touchpoints that may fill stages (all of them in strict
+    mode: ``GTS``, ``GMS``): first index ``GS``, time ``GT``, size ``GC``, union of masks
+    ``GU``; the fill table ``GF``; and for each stage a the groups matching it, ``PS[a]``, and
+    how many of those are at or before each group, ``CS[a]``: the next group after g for
+    stage a is ``PS[a][CS[a][g] + 1]``."""
     if q.order == "strict":
-        # Only the very next group, and only once every touchpoint of this group was used
-        # (the entry group's spare touchpoints can be placed before the entry).
-        full = f"toUInt64(bitShiftLeft(toUInt64(1), least(arrayCount(t -> t = {g}, T), {GROUP_BITS})) - 1)"
-        return (f"if({g} = t0 OR has({f}, {full}), arrayFirstIndex(e -> T[e] = arrayFirst(t -> t > {g}, T)"
-                f" AND T[e] <= t0 + %(window)s AND bitTest(M[e], {j}), I), 0)")
-    return f"arrayFirstIndex(e -> T[e] > {g} AND T[e] <= t0 + %(window)s AND bitTest(M[e], {j}), I)"
-
-
-def next_stage_sql(q, j):
-    """Stage j+1 from stage j: fill it in the same group if a touchpoint is left, else jump.
-
-    In strict mode each attempt row also carries ``E``, the number of stages its entry
-    group fills: jumping out of the entry group early can be the only way on (the spare
-    touchpoints of that group are placed before the entry), so every exit point is tried
-    and ``strict_attempts_sql`` keeps the earliest time of each stage over them."""
-    g, f, s, n = f"g{j}", f"f{j}", f"s{j}", j + 1
-    same = (f"arrayReduce('groupUniqArrayArray', arrayMap(U -> arrayMap(e -> bitOr(U, {_unit('e', s)}), "
-            f"{_group_members(g, s, j, used='U')}), {f}))")
-    if q.order == "strict":
-        stay = f"(({n} <= E OR {n} > E + 1) AND notEmpty(in{n}))"
-        move = f"if({n} <= E, toUInt64(0), T[j{n}])"
+        touchpoints = ["T AS GTS", "M AS GMS"]
     else:
-        stay, move = f"notEmpty(in{n})", f"T[j{n}]"
-    return [
-        f"{same} AS in{n}",
-        f"{jump_sql(q, j)} AS j{n}",
-        f"{stay} AS stay{n}",
-        # s_j and M appear outside the lambdas too: ClickHouse 18.16 does not see a column
-        # that only a nested lambda uses, and would prune it from the subquery below.
-        f"if({g} = 0 OR {s} = 0 OR empty(M), toUInt64(0), if(stay{n}, {g}, {move})) AS g{n}",
-        f"arrayFirstIndex(t -> t = g{n}, T) AS s{n}",
-        f"if(g{n} = 0, emptyArrayUInt64(), if(stay{n}, in{n}, "
-        f"arrayMap(e -> {_unit('e', f's{n}')}, {_group_members(f'g{n}', f's{n}', j)}))) AS f{n}",
+        touchpoints = ["arrayFilter((t, m) -> m != 0, T, M) AS GTS", "arrayFilter(m -> m != 0, M) AS GMS"]
+    slice_ = "arraySlice(GMS, s, c)"
+    return touchpoints + [
+        "arrayFilter(i -> i = 1 OR GTS[i] != GTS[i - 1], arrayEnumerate(GTS)) AS GS",
+        "arrayMap(s -> GTS[s], GS) AS GT",
+        "arrayMap(c -> toUInt64(c), arrayPopFront(arrayDifference(arrayPushBack(GS, length(GTS) + 1)))) AS GC",
+        f"arrayMap((s, c) -> toUInt64(arrayReduce('groupBitOr', {slice_})), GS, GC) AS GU",
+        f"arrayMap((s, c, u) -> arrayMap((a, same) -> {fill_sql()}, range({q.k}), "
+        f"arrayResize([arrayReduce('min', {slice_}) = arrayReduce('max', {slice_})], {q.k})), GS, GC, GU) AS GF",
+        f"arrayMap(a -> arrayFilter((g, u) -> bitTest(u, a), arrayEnumerate(GU), GU), range({q.k})) AS PS",
+        f"arrayMap(a -> arrayCumSum(arrayMap(u -> bitTest(u, a), GU)), range({q.k})) AS CS",
     ]
 
 
-CARRY = "person, last_ts, first_channel, t0, T, M, X, B, I"
+def _repeat(value, count):
+    return f"arrayResize(emptyArrayUInt64(), {count}, {value})"
+
+
+# The tables and t0 enter each step as lambda arguments: ClickHouse 18.16 does not see a
+# subquery column that only a nested lambda uses.
+TABLES = "GT, GC, GF, PS, CS"
+STEP_ARGS = ", ".join(f"[{name}]" for name in TABLES.split(", ") + ["t0"])
+
+
+def _step(state, body, prev):
+    return f"arrayMap(({state}, {TABLES}, t0) -> {body}, [{prev}], {STEP_ARGS})[1]"
+
+
+def ordered_step_sql(prev):
+    """One step of an ordered attempt from ``prev``: the earliest later group in the window
+    with a touchpoint for the next stage fills what it can."""
+    a = "(length(R) + 1)"
+    g = f"PS[{a}][CS[{a}][indexOf(GT, R[-1])] + 1]"
+    fill = f"if({g} > 0 AND GT[{g}] <= t0 + %(window)s, GF[{g}][{a}], 0)"
+    return _step("R", f"arrayConcat(R, {_repeat(f'GT[{g}]', fill)})", prev)
+
+
+def strict_step_sql(prev):
+    """One step of a strict attempt from ``prev`` = (R, stopped): the very next group must
+    be used whole to go on; used in part, it is the last one."""
+    a = "(length(x.1) + 1)"
+    g = "(indexOf(GT, (x.1)[-1]) + 1)"
+    go = f"(NOT x.2 AND {g} <= length(GT) AND GT[{g}] <= t0 + %(window)s)"
+    fill = f"if({go}, GF[{g}][{a}], 0)"
+    return _step("x", f"(arrayConcat(x.1, {_repeat(f'GT[{g}]', fill)}), x.2 OR NOT {go} OR {fill} < GC[{g}])", prev)
+
+
+CARRY = "person, last_ts, first_channel, t0, T, M, X, B"
 
 
 def ordered_stages_sql(q):
-    """Stage after stage, one subquery each: ClickHouse inlines aliases, so chaining twenty
-    stages in one SELECT would grow the expression exponentially."""
-    carry = CARRY + (", E" if q.order == "strict" else "")
-    entries = f"({timelines_sql(q)})\n    ARRAY JOIN {entries_sql(q)} AS t0"
-    if q.order == "strict":  # 18.16 takes one ARRAY JOIN per SELECT
-        entries = f"(SELECT {CARRY} FROM {entries})\n    ARRAY JOIN {list(range(1, q.k + 1))} AS E"
-    sql = f"SELECT {carry}, {', '.join(first_stage_sql())}\n    FROM {entries}"
-    for j in range(1, q.k):
-        done = ", ".join([f"g{i}" for i in range(1, j + 1)] + [f"s{j}", f"f{j}"])
-        sql = f"SELECT {carry}, {done}, {', '.join(next_stage_sql(q, j))}\n    FROM ({sql})"
-    return sql
+    """Ordered mode: stage times ``RT`` of each attempt, from what its entry group fills."""
+    state = _repeat("t0", "GF[indexOf(GT, t0)][1]")
+    for _ in range(q.k - 1):
+        state = ordered_step_sql(state)
+    return (f"SELECT {CARRY}, {TABLES}, arrayResize({state}, {q.k}) AS RT\n"
+            f"    FROM ({timelines_sql(q)})\n    ARRAY JOIN {entries_sql(q)} AS t0")
 
 
 def strict_attempts_sql(q):
-    """Strict mode: one row per attempt again, each stage at its earliest over the exit points."""
-    times = ", ".join(f"minIf(g{j}, g{j} > 0) AS h{j}" for j in range(1, q.k + 1))
+    """Strict mode: every exit ``E`` from the entry group is tried (the first E stages there,
+    its spare touchpoints placed before the entry), and each stage keeps its earliest time."""
+    fits = "E <= GF[indexOf(GT, t0)][1]"
+    state = f"(if({fits}, {_repeat('t0', 'E')}, emptyArrayUInt64()), NOT ({fits}))"
+    for _ in range(q.k - 1):
+        state = strict_step_sql(state)
+    exits = f"arrayMap(e -> e + 1, range(toUInt64(least(GC[indexOf(GT, t0)], {q.k}))))"
+    times = ", ".join(f"minIf(R[{j}], R[{j}] > 0)" for j in range(1, q.k + 1))
     return f"""SELECT person, t0, any(last_ts) AS last_ts, any(first_channel) AS first_channel,
-        any(T) AS T, any(M) AS M, any(X) AS X, any(B) AS B, {times}
-    FROM ({ordered_stages_sql(q)})
+        any(T) AS T, any(M) AS M, any(X) AS X, any(B) AS B, [{times}] AS RT
+    FROM (SELECT {CARRY}, {TABLES}, E, ({state}).1 AS R
+        FROM (SELECT {CARRY}, {TABLES} FROM ({timelines_sql(q)})\n    ARRAY JOIN {entries_sql(q)} AS t0)
+        ARRAY JOIN {exits} AS E)
     GROUP BY person, t0"""
 
 
@@ -235,24 +264,22 @@ def entries_sql(q):
 
 
 def any_stages_sql(q):
-    return (f"SELECT {CARRY}, {', '.join(any_attempt_columns(q))}\n    FROM ({timelines_sql(q)})\n"
-            f"    ARRAY JOIN {entries_sql(q)} AS t0")
+    times = ", ".join(f"g{j}" for j in range(1, q.k + 1))
+    return (f"SELECT {CARRY}, {', '.join(any_attempt_columns(q))}, [{times}] AS RT\n"
+            f"    FROM ({timelines_sql(q)})\n    ARRAY JOIN {entries_sql(q)} AS t0")
 
 
 def attempts_sql(q):
-    """One row per attempt: stage times g1..gk, how far it got, and whether it is clean."""
+    """One row per attempt: stage times, how far it got, and whether it is clean."""
     builders = {"any": any_stages_sql, "strict": strict_attempts_sql, "ordered": ordered_stages_sql}
-    stages = builders[q.order](q)
-    g = "h" if q.order == "strict" else "g"
-    reach = " + ".join(f"({g}{j} > 0)" for j in range(1, q.k + 1))
     entry_bit = "m != 0" if q.order == "any" else "bitTest(m, 0)"
     return f"""SELECT person, last_ts, first_channel, t0,
-        toUInt8({reach}) AS reach,
-        [{', '.join(f'{g}{j}' for j in range(1, q.k + 1))}] AS reach_times,
-        if({g}{q.k} > 0, {g}{q.k}, t0 + %(window)s) AS attempt_end,
+        toUInt8(arrayCount(t -> t > 0, RT)) AS reach,
+        RT AS reach_times,
+        if(RT[{q.k}] > 0, RT[{q.k}], t0 + %(window)s) AS attempt_end,
         arrayExists((t, x) -> x != 0 AND t > t0 AND t < attempt_end, T, X) AS excluded,
         B[arrayFirstIndex((t, m) -> t = t0 AND {entry_bit}, T, M)] AS entry_bd
-    FROM ({stages})"""
+    FROM ({builders[q.order](q)})"""
 
 
 # -- 4. persons --------------------------------------------------------------------------
