@@ -27,6 +27,7 @@ def create_app(test_config=None):
     app.config["TRACKER"] = settings
     app.config["SECRET_KEY"] = settings["secret_key"] or secrets.token_hex(32)
     app.config["MAX_CONTENT_LENGTH"] = settings["max_body_bytes"]
+    app.config["DASHBOARD_IDLE_SECONDS"] = int(settings["session_idle_hours"] * 3600)
     app.session_interface = IngestFreeSessions()
     if not app.debug:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

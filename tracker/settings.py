@@ -86,6 +86,8 @@ SETTINGS = [
             "Signs dashboard sessions; unset means a random key per start (sessions end on restart)."),
     Setting("TRACKER_QUERY_SECONDS", "30", _positive_int,
             "Time limit of one analytics query in ClickHouse."),
+    Setting("TRACKER_SESSION_IDLE_HOURS", "8", _positive_float,
+            "A dashboard login ends after this long without a request."),
 ]
 
 

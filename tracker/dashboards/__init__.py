@@ -20,7 +20,6 @@ def _configure(state):
     app = state.app
     app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
     app.config["SESSION_COOKIE_SAMESITE"] = app.config.get("SESSION_COOKIE_SAMESITE") or "Lax"
-    app.config.setdefault("DASHBOARD_IDLE_SECONDS", 8 * 3600)
     from .security import render_error_page
 
     app.render_error_page = render_error_page

@@ -45,7 +45,7 @@ def _expire_idle_session():
     if "user_id" not in session:
         return
     now = int(time.time())
-    idle = current_app.config.get("DASHBOARD_IDLE_SECONDS", 8 * 3600)
+    idle = current_app.config["DASHBOARD_IDLE_SECONDS"]
     if now - session.get("seen_at", 0) > idle:
         session.clear()
         g.session_expired = True
