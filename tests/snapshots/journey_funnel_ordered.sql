@@ -7,13 +7,8 @@ SELECT grp.1 AS total, grp.2 AS value,
         [quantilesExactIf(0.5, 0.9)((times[1] - times[1]) / 1000, stage >= 1), quantilesExactIf(0.5, 0.9)((times[2] - times[1]) / 1000, stage >= 2), quantilesExactIf(0.5, 0.9)((times[3] - times[1]) / 1000, stage >= 3)] AS from_start
     FROM (SELECT person, max(reach) AS stage, argMax(t0, (reach, t0)) AS entry,
         argMax(reach_times, (reach, t0)) AS times, any(last_ts) AS last_ts, argMax(entry_bd, (reach, t0)) AS bd
-    FROM (SELECT person, last_ts, first_channel, t0,
-        toUInt8(arrayCount(t -> t > 0, RT)) AS reach,
-        RT AS reach_times,
-        if(RT[3] > 0, RT[3], t0 + %(window)s) AS attempt_end,
-        arrayExists((t, x) -> x != 0 AND t > t0 AND t < attempt_end, T, X) AS excluded,
-        B[arrayFirstIndex((t, m) -> t = t0 AND bitTest(m, 0), T, M)] AS entry_bd
-    FROM (SELECT person, last_ts, first_channel, t0, T, M, X, B, GT, GC, GF, PS, CS, arrayResize(arrayMap((R, GT, GC, GF, PS, CS, t0) -> arrayConcat(R, arrayResize(emptyArrayUInt64(), if(PS[(length(R) + 1)][CS[(length(R) + 1)][indexOf(GT, R[-1])] + 1] > 0 AND GT[PS[(length(R) + 1)][CS[(length(R) + 1)][indexOf(GT, R[-1])] + 1]] <= t0 + %(window)s, GF[PS[(length(R) + 1)][CS[(length(R) + 1)][indexOf(GT, R[-1])] + 1]][(length(R) + 1)], 0), GT[PS[(length(R) + 1)][CS[(length(R) + 1)][indexOf(GT, R[-1])] + 1]])), [arrayMap((R, GT, GC, GF, PS, CS, t0) -> arrayConcat(R, arrayResize(emptyArrayUInt64(), if(PS[(length(R) + 1)][CS[(length(R) + 1)][indexOf(GT, R[-1])] + 1] > 0 AND GT[PS[(length(R) + 1)][CS[(length(R) + 1)][indexOf(GT, R[-1])] + 1]] <= t0 + %(window)s, GF[PS[(length(R) + 1)][CS[(length(R) + 1)][indexOf(GT, R[-1])] + 1]][(length(R) + 1)], 0), GT[PS[(length(R) + 1)][CS[(length(R) + 1)][indexOf(GT, R[-1])] + 1]])), [arrayResize(emptyArrayUInt64(), GF[indexOf(GT, t0)][1], t0)], [GT], [GC], [GF], [PS], [CS], [t0])[1]], [GT], [GC], [GF], [PS], [CS], [t0])[1], 3) AS RT
+    FROM (SELECT person, last_ts, first_channel, t0, T, M, X, B, GT, GC, GF, PS, CS, arrayResize(arrayMap((R, GT, GC, GF, PS, CS, t0) -> arrayConcat(R, arrayResize(emptyArrayUInt64(), if(PS[(length(R) + 1)][CS[(length(R) + 1)][indexOf(GT, R[-1])] + 1] > 0 AND GT[PS[(length(R) + 1)][CS[(length(R) + 1)][indexOf(GT, R[-1])] + 1]] <= t0 + %(window)s, GF[PS[(length(R) + 1)][CS[(length(R) + 1)][indexOf(GT, R[-1])] + 1]][(length(R) + 1)], 0), GT[PS[(length(R) + 1)][CS[(length(R) + 1)][indexOf(GT, R[-1])] + 1]])), [arrayMap((R, GT, GC, GF, PS, CS, t0) -> arrayConcat(R, arrayResize(emptyArrayUInt64(), if(PS[(length(R) + 1)][CS[(length(R) + 1)][indexOf(GT, R[-1])] + 1] > 0 AND GT[PS[(length(R) + 1)][CS[(length(R) + 1)][indexOf(GT, R[-1])] + 1]] <= t0 + %(window)s, GF[PS[(length(R) + 1)][CS[(length(R) + 1)][indexOf(GT, R[-1])] + 1]][(length(R) + 1)], 0), GT[PS[(length(R) + 1)][CS[(length(R) + 1)][indexOf(GT, R[-1])] + 1]])), [arrayResize(emptyArrayUInt64(), GF[indexOf(GT, t0)][1], t0)], [GT], [GC], [GF], [PS], [CS], [t0])[1]], [GT], [GC], [GF], [PS], [CS], [t0])[1], 3) AS RT,
+        toUInt8(arrayCount(t -> t > 0, RT)) AS reach, RT AS reach_times, if(RT[3] > 0, RT[3], t0 + %(window)s) AS attempt_end, arrayExists((t, x) -> x != 0 AND t > t0 AND t < attempt_end, T, X) AS excluded, B[arrayFirstIndex((t, m) -> t = t0 AND bitTest(m, 0), T, M)] AS entry_bd
     FROM (SELECT person,
         arraySort(groupUniqArrayIf((ts, event_id, mask, excl, bd), (mask != 0 OR excl != 0) AND ts <= %(end)s + %(window)s)) AS ev,
         arrayMap(x -> x.1, ev) AS T, arrayMap(x -> x.3, ev) AS M, arrayMap(x -> x.4, ev) AS X,
@@ -34,7 +29,7 @@ SELECT grp.1 AS total, grp.2 AS value,
     WHERE ts <= %(as_of)s)
     GROUP BY person
     HAVING arrayExists((t, m) -> m != 0 AND t >= %(start)s AND t <= %(end)s, T, M))
-    ARRAY JOIN arrayDistinct(arrayFilter((t, m) -> bitTest(m, 0) AND t >= %(start)s AND t <= %(end)s, T, M)) AS t0))
+    ARRAY JOIN arrayDistinct(arrayFilter((t, m) -> bitTest(m, 0) AND t >= %(start)s AND t <= %(end)s, T, M)) AS t0)
     WHERE excluded = 0
     GROUP BY person)
     ARRAY JOIN [(toUInt8(0), bd), (toUInt8(1), '')] AS grp

@@ -1,14 +1,9 @@
 SELECT person, stage, entry, times, last_ts
     FROM (SELECT person, max(reach) AS stage, argMax(t0, (reach, t0)) AS entry,
         argMax(reach_times, (reach, t0)) AS times, any(last_ts) AS last_ts, argMax(entry_bd, (reach, t0)) AS bd
-    FROM (SELECT person, last_ts, first_channel, t0,
-        toUInt8(arrayCount(t -> t > 0, RT)) AS reach,
-        RT AS reach_times,
-        if(RT[3] > 0, RT[3], t0 + %(window)s) AS attempt_end,
-        arrayExists((t, x) -> x != 0 AND t > t0 AND t < attempt_end, T, X) AS excluded,
-        B[arrayFirstIndex((t, m) -> t = t0 AND bitTest(m, 0), T, M)] AS entry_bd
     FROM (SELECT person, t0, any(last_ts) AS last_ts, any(first_channel) AS first_channel,
-        any(T) AS T, any(M) AS M, any(X) AS X, any(B) AS B, [minIf(R[1], R[1] > 0), minIf(R[2], R[2] > 0), minIf(R[3], R[3] > 0)] AS RT
+        any(T) AS T, any(M) AS M, any(X) AS X, any(B) AS B, [minIf(R[1], R[1] > 0), minIf(R[2], R[2] > 0), minIf(R[3], R[3] > 0)] AS RT,
+        toUInt8(arrayCount(t -> t > 0, RT)) AS reach, RT AS reach_times, if(RT[3] > 0, RT[3], t0 + %(window)s) AS attempt_end, arrayExists((t, x) -> x != 0 AND t > t0 AND t < attempt_end, T, X) AS excluded, B[arrayFirstIndex((t, m) -> t = t0 AND bitTest(m, 0), T, M)] AS entry_bd
     FROM (SELECT person, last_ts, first_channel, t0, T, M, X, B, GT, GC, GF, PS, CS, E, (arrayMap((x, GT, GC, GF, PS, CS, t0) -> (arrayConcat(x.1, arrayResize(emptyArrayUInt64(), if((NOT x.2 AND (indexOf(GT, (x.1)[-1]) + 1) <= length(GT) AND GT[(indexOf(GT, (x.1)[-1]) + 1)] <= t0 + %(window)s), GF[(indexOf(GT, (x.1)[-1]) + 1)][(length(x.1) + 1)], 0), GT[(indexOf(GT, (x.1)[-1]) + 1)])), x.2 OR NOT (NOT x.2 AND (indexOf(GT, (x.1)[-1]) + 1) <= length(GT) AND GT[(indexOf(GT, (x.1)[-1]) + 1)] <= t0 + %(window)s) OR if((NOT x.2 AND (indexOf(GT, (x.1)[-1]) + 1) <= length(GT) AND GT[(indexOf(GT, (x.1)[-1]) + 1)] <= t0 + %(window)s), GF[(indexOf(GT, (x.1)[-1]) + 1)][(length(x.1) + 1)], 0) < GC[(indexOf(GT, (x.1)[-1]) + 1)]), [arrayMap((x, GT, GC, GF, PS, CS, t0) -> (arrayConcat(x.1, arrayResize(emptyArrayUInt64(), if((NOT x.2 AND (indexOf(GT, (x.1)[-1]) + 1) <= length(GT) AND GT[(indexOf(GT, (x.1)[-1]) + 1)] <= t0 + %(window)s), GF[(indexOf(GT, (x.1)[-1]) + 1)][(length(x.1) + 1)], 0), GT[(indexOf(GT, (x.1)[-1]) + 1)])), x.2 OR NOT (NOT x.2 AND (indexOf(GT, (x.1)[-1]) + 1) <= length(GT) AND GT[(indexOf(GT, (x.1)[-1]) + 1)] <= t0 + %(window)s) OR if((NOT x.2 AND (indexOf(GT, (x.1)[-1]) + 1) <= length(GT) AND GT[(indexOf(GT, (x.1)[-1]) + 1)] <= t0 + %(window)s), GF[(indexOf(GT, (x.1)[-1]) + 1)][(length(x.1) + 1)], 0) < GC[(indexOf(GT, (x.1)[-1]) + 1)]), [(if(E <= GF[indexOf(GT, t0)][1], arrayResize(emptyArrayUInt64(), E, t0), emptyArrayUInt64()), NOT (E <= GF[indexOf(GT, t0)][1]))], [GT], [GC], [GF], [PS], [CS], [t0])[1]], [GT], [GC], [GF], [PS], [CS], [t0])[1]).1 AS R
         FROM (SELECT person, last_ts, first_channel, t0, T, M, X, B, GT, GC, GF, PS, CS FROM (SELECT person,
         arraySort(groupUniqArrayIf((ts, event_id, mask, excl, bd), (1) AND ts <= %(end)s + %(window)s)) AS ev,
@@ -32,7 +27,7 @@ SELECT person, stage, entry, times, last_ts
     HAVING arrayExists((t, m) -> m != 0 AND t >= %(start)s AND t <= %(end)s, T, M))
     ARRAY JOIN arrayDistinct(arrayFilter((t, m) -> bitTest(m, 0) AND t >= %(start)s AND t <= %(end)s, T, M)) AS t0)
         ARRAY JOIN arrayMap(e -> e + 1, range(toUInt64(least(GC[indexOf(GT, t0)], 3)))) AS E)
-    GROUP BY person, t0))
+    GROUP BY person, t0)
     WHERE excluded = 0
     GROUP BY person)
     WHERE stage >= %(stage)s AND stage < 3 AND last_ts < %(as_of)s - 604800000 AND (last_ts < %(c_ts)s OR (last_ts = %(c_ts)s AND person < %(c_person)s))

@@ -216,7 +216,7 @@ def ordered_stages_sql(q):
     state = _repeat("t0", "GF[indexOf(GT, t0)][1]")
     for _ in range(q.k - 1):
         state = ordered_step_sql(state)
-    return (f"SELECT {CARRY}, {TABLES}, arrayResize({state}, {q.k}) AS RT\n"
+    return (f"SELECT {CARRY}, {TABLES}, arrayResize({state}, {q.k}) AS RT,\n        {attempt_columns(q)}\n"
             f"    FROM ({timelines_sql(q)})\n    ARRAY JOIN {entries_sql(q)} AS t0")
 
 
@@ -230,7 +230,8 @@ def strict_attempts_sql(q):
     exits = f"arrayMap(e -> e + 1, range(toUInt64(least(GC[indexOf(GT, t0)], {q.k}))))"
     times = ", ".join(f"minIf(R[{j}], R[{j}] > 0)" for j in range(1, q.k + 1))
     return f"""SELECT person, t0, any(last_ts) AS last_ts, any(first_channel) AS first_channel,
-        any(T) AS T, any(M) AS M, any(X) AS X, any(B) AS B, [{times}] AS RT
+        any(T) AS T, any(M) AS M, any(X) AS X, any(B) AS B, [{times}] AS RT,
+        {attempt_columns(q)}
     FROM (SELECT {CARRY}, {TABLES}, E, ({state}).1 AS R
         FROM (SELECT {CARRY}, {TABLES} FROM ({timelines_sql(q)})\n    ARRAY JOIN {entries_sql(q)} AS t0)
         ARRAY JOIN {exits} AS E)
@@ -265,21 +266,28 @@ def entries_sql(q):
 
 def any_stages_sql(q):
     times = ", ".join(f"g{j}" for j in range(1, q.k + 1))
-    return (f"SELECT {CARRY}, {', '.join(any_attempt_columns(q))}, [{times}] AS RT\n"
+    return (f"SELECT {CARRY}, {', '.join(any_attempt_columns(q))}, [{times}] AS RT,\n        {attempt_columns(q)}\n"
             f"    FROM ({timelines_sql(q)})\n    ARRAY JOIN {entries_sql(q)} AS t0")
+
+
+def attempt_columns(q):
+    """Over an attempt's stage times ``RT``: how far it got, when it ends, whether it is
+    clean, its entry's breakdown value. Computed in the SELECT that makes the attempts:
+    every level of subquery is analysed again by the levels above it."""
+    entry_bit = "m != 0" if q.order == "any" else "bitTest(m, 0)"
+    return ", ".join([
+        "toUInt8(arrayCount(t -> t > 0, RT)) AS reach",
+        "RT AS reach_times",
+        f"if(RT[{q.k}] > 0, RT[{q.k}], t0 + %(window)s) AS attempt_end",
+        "arrayExists((t, x) -> x != 0 AND t > t0 AND t < attempt_end, T, X) AS excluded",
+        f"B[arrayFirstIndex((t, m) -> t = t0 AND {entry_bit}, T, M)] AS entry_bd",
+    ])
 
 
 def attempts_sql(q):
     """One row per attempt: stage times, how far it got, and whether it is clean."""
     builders = {"any": any_stages_sql, "strict": strict_attempts_sql, "ordered": ordered_stages_sql}
-    entry_bit = "m != 0" if q.order == "any" else "bitTest(m, 0)"
-    return f"""SELECT person, last_ts, first_channel, t0,
-        toUInt8(arrayCount(t -> t > 0, RT)) AS reach,
-        RT AS reach_times,
-        if(RT[{q.k}] > 0, RT[{q.k}], t0 + %(window)s) AS attempt_end,
-        arrayExists((t, x) -> x != 0 AND t > t0 AND t < attempt_end, T, X) AS excluded,
-        B[arrayFirstIndex((t, m) -> t = t0 AND {entry_bit}, T, M)] AS entry_bd
-    FROM ({builders[q.order](q)})"""
+    return builders[q.order](q)
 
 
 # -- 4. persons --------------------------------------------------------------------------
