@@ -12,19 +12,21 @@ The pieces, innermost first:
    (person resolution, see ``person_sql``), time in ms ``ts``, a bit mask ``mask`` of the
    stages it matches and ``excl`` when it matches an exclusion rule.
 2. ``timelines``: per person, arrays ``T`` (times, sorted), ``M`` (masks), ``X`` (exclusion
-   flags), ``B`` (breakdown value), and the groups of touchpoints of one millisecond;
-   duplicates of a retried event fold away.
-3. ``attempts``: one row per entry time ``t0`` (a stage-1 touchpoint inside the date range),
-   with ``RT``, the time each stage was reached (0 = not reached), found group by group,
-   step after step, each step filling as many stages as it can in the earliest group that
-   can fill the next one (see the comment of part 3).
+   flags), ``B`` (breakdown value), and tables over the groups of touchpoints of one
+   millisecond; duplicates of a retried event fold away.
+3. ``attempts``: per entry time ``t0`` (a stage-1 touchpoint inside the date range), the
+   time each stage was reached (0 = not reached), found group by group, each step filling
+   as many stages as it can in the earliest group that can fill the next one (see the
+   comment of part 3). An array per person, not a row: no subquery level of its own.
 4. ``persons``: the furthest clean attempt of each person (latest entry among equals).
 5. ``funnel`` / ``people``: the figures, or the page of people.
 """
 from .rules import BREAKDOWNS, PERSON_BREAKDOWNS, Params, rule_sql
 
 DAY_MS = 86_400_000
-QUERY_SETTINGS = {"max_execution_time": 30, "max_memory_usage": 4_000_000_000}
+# compile_expressions: the JIT compiles an expression after its third use, which costs
+# hundreds of milliseconds for these lambda-heavy queries and saves nothing on our sizes.
+QUERY_SETTINGS = {"max_execution_time": 30, "max_memory_usage": 4_000_000_000, "compile_expressions": 0}
 
 
 class Query:
@@ -78,11 +80,11 @@ def source_sql(q, lower_ms="%(start)s"):
     visitor_filter = " AND visitor_id IN %(visitors)s" if q.visitors is not None else ""
     if q.visitors is not None:
         q.params.values["visitors"] = tuple(q.visitors) or ("",)  # a tuple: IN (…)
-    return f"""SELECT {person_sql()} AS person, ts, event_id, mask, excl, bd, channel
+    return f"""SELECT {person_sql()} AS person, ts, event_id, mask, excl, value, channel
     FROM (
         SELECT visitor_id, user_id, event_id, channel,
                toUInt64(event_time) * 1000 + event_ms AS ts,
-               {mask_sql(q)} AS mask, {exclusion_sql(q)} AS excl, {breakdown_sql(q)} AS bd
+               {mask_sql(q)} AS mask, {exclusion_sql(q)} AS excl, {breakdown_sql(q)} AS value
         FROM events
         WHERE site = %(site)s AND is_bot = 0{visitor_filter}
           AND event_time >= toDateTime(intDiv({lower_ms}, 1000)) AND event_time <= toDateTime(intDiv(%(as_of)s, 1000))
@@ -93,21 +95,16 @@ def source_sql(q, lower_ms="%(start)s"):
 
 # -- 2. timelines ------------------------------------------------------------------------
 
-def timelines_sql(q):
-    """One row per person: sorted arrays of their relevant touchpoints."""
+def timeline_columns(q):
+    """Per person: sorted arrays of their relevant touchpoints (a GROUP BY person)."""
     # strict mode needs every touchpoint: any other one between two stages ends an attempt.
     keep = "1" if q.order == "strict" else "mask != 0 OR excl != 0"
     first_touch = "argMin(channel, ts)" if q.breakdown in PERSON_BREAKDOWNS else "''"
-    lower = "0" if q.breakdown in PERSON_BREAKDOWNS else "%(start)s"
-    groups = "" if q.order == "any" else ",\n        " + ", ".join(group_columns(q))
-    return f"""SELECT person,
-        arraySort(groupUniqArrayIf((ts, event_id, mask, excl, bd), ({keep}) AND ts <= %(end)s + %(window)s)) AS ev,
-        arrayMap(x -> x.1, ev) AS T, arrayMap(x -> x.3, ev) AS M, arrayMap(x -> x.4, ev) AS X,
-        arrayMap(x -> x.5, ev) AS B,
-        max(ts) AS last_ts, {first_touch} AS first_channel{groups}
-    FROM ({source_sql(q, lower)})
-    GROUP BY person
-    HAVING arrayExists((t, m) -> m != 0 AND t >= %(start)s AND t <= %(end)s, T, M)"""
+    return [
+        f"arraySort(groupUniqArrayIf((ts, event_id, mask, excl, value), ({keep}) AND ts <= %(end)s + %(window)s)) AS ev",
+        "arrayMap(x -> x.1, ev) AS T", "arrayMap(x -> x.3, ev) AS M", "arrayMap(x -> x.4, ev) AS X",
+        "arrayMap(x -> x.5, ev) AS B", "max(ts) AS last_ts", f"{first_touch} AS first_channel",
+    ]
 
 
 # -- 3. attempts -------------------------------------------------------------------------
@@ -208,19 +205,15 @@ def strict_step_sql(prev):
     return _step("x", f"(arrayConcat(x.1, {_repeat(f'GT[{g}]', fill)}), x.2 OR NOT {go} OR {fill} < GC[{g}])", prev)
 
 
-CARRY = "person, last_ts, first_channel, t0, T, M, X, B"
-
-
-def ordered_stages_sql(q):
-    """Ordered mode: stage times ``RT`` of each attempt, from what its entry group fills."""
+def ordered_times_sql(q):
+    """Ordered mode: stage times of the attempt entering at t0, from its entry group on."""
     state = _repeat("t0", "GF[indexOf(GT, t0)][1]")
     for _ in range(q.k - 1):
         state = ordered_step_sql(state)
-    return (f"SELECT {CARRY}, {TABLES}, arrayResize({state}, {q.k}) AS RT,\n        {attempt_columns(q)}\n"
-            f"    FROM ({timelines_sql(q)})\n    ARRAY JOIN {entries_sql(q)} AS t0")
+    return f"arrayResize({state}, {q.k})"
 
 
-def strict_attempts_sql(q):
+def strict_times_sql(q):
     """Strict mode: every exit ``E`` from the entry group is tried (the first E stages there,
     its spare touchpoints placed before the entry), and each stage keeps its earliest time."""
     fits = "E <= GF[indexOf(GT, t0)][1]"
@@ -228,34 +221,26 @@ def strict_attempts_sql(q):
     for _ in range(q.k - 1):
         state = strict_step_sql(state)
     exits = f"arrayMap(e -> e + 1, range(toUInt64(least(GC[indexOf(GT, t0)], {q.k}))))"
-    times = ", ".join(f"minIf(R[{j}], R[{j}] > 0)" for j in range(1, q.k + 1))
-    return f"""SELECT person, t0, any(last_ts) AS last_ts, any(first_channel) AS first_channel,
-        any(T) AS T, any(M) AS M, any(X) AS X, any(B) AS B, [{times}] AS RT,
-        {attempt_columns(q)}
-    FROM (SELECT {CARRY}, {TABLES}, E, ({state}).1 AS R
-        FROM (SELECT {CARRY}, {TABLES} FROM ({timelines_sql(q)})\n    ARRAY JOIN {entries_sql(q)} AS t0)
-        ARRAY JOIN {exits} AS E)
-    GROUP BY person, t0"""
+    stages = list(range(1, q.k + 1))
+    return (f"arrayMap(RS -> arrayMap(j -> arrayReduce('min', arrayFilter(r -> r > 0, arrayMap(R -> R[j], RS))), "
+            f"{stages}), [arrayMap(E -> ({state}).1, {exits})])[1]")
 
 
 def _popcounts(k):
     return "[" + ",".join(str(bin(s).count("1")) for s in range(1 << k)) + "]"
 
 
-def any_attempt_columns(q):
+def any_times_sql(q):
     """'any' order: stages done = the largest matching of stages to distinct touchpoints
     in [t0, t], computed with Hall's theorem over every subset S of stages:
-    k - max(|S| - #touchpoints matching a stage of S)."""
+    k - max(|S| - #touchpoints matching a stage of S), at each time ``tend`` of ``GA``."""
     k = q.k
     count = (f"{k} - arrayReduce('max', arrayMap(S -> toInt64(POP[S + 1]) - arrayCount((t, m) -> t >= t0 "
              f"AND t <= tend AND bitAnd(m, S) != 0, T, M), range({1 << k})))")
-    columns = [
-        f"{_popcounts(k)} AS POP",
-        "arraySort(arrayDistinct(arrayFilter((t, m) -> m != 0 AND t >= t0 AND t <= t0 + %(window)s, T, M))) AS GT",
-        f"arrayMap(tend -> {count}, GT) AS C",
-    ]
-    columns += [f"arrayFirst((t, c) -> c >= {j}, GT, C) AS g{j}" for j in range(1, k + 1)]
-    return columns
+    times = ", ".join(f"arrayFirst((t, c) -> c >= {j}, GA, C)" for j in range(1, k + 1))
+    reached = "arraySort(arrayDistinct(arrayFilter((t, m) -> m != 0 AND t >= t0 AND t <= t0 + %(window)s, T, M)))"
+    return (f"arrayMap((GA, POP) -> arrayMap(C -> [{times}], [arrayMap(tend -> {count}, GA)])[1], "
+            f"[{reached}], [{_popcounts(k)}])[1]")
 
 
 def entries_sql(q):
@@ -264,42 +249,51 @@ def entries_sql(q):
     return f"arrayDistinct(arrayFilter((t, m) -> {test} AND t >= %(start)s AND t <= %(end)s, T, M))"
 
 
-def any_stages_sql(q):
-    times = ", ".join(f"g{j}" for j in range(1, q.k + 1))
-    return (f"SELECT {CARRY}, {', '.join(any_attempt_columns(q))}, [{times}] AS RT,\n        {attempt_columns(q)}\n"
-            f"    FROM ({timelines_sql(q)})\n    ARRAY JOIN {entries_sql(q)} AS t0")
-
-
-def attempt_columns(q):
-    """Over an attempt's stage times ``RT``: how far it got, when it ends, whether it is
-    clean, its entry's breakdown value. Computed in the SELECT that makes the attempts:
-    every level of subquery is analysed again by the levels above it."""
+def attempt_sql(q):
+    """The attempt entering at ``t0`` as (stages reached, t0, stage times, excluded, the
+    entry's breakdown value); the stage times are bound once, as the lambda's ``RT``."""
+    builders = {"any": any_times_sql, "strict": strict_times_sql, "ordered": ordered_times_sql}
     entry_bit = "m != 0" if q.order == "any" else "bitTest(m, 0)"
-    return ", ".join([
-        "toUInt8(arrayCount(t -> t > 0, RT)) AS reach",
-        "RT AS reach_times",
-        f"if(RT[{q.k}] > 0, RT[{q.k}], t0 + %(window)s) AS attempt_end",
-        "arrayExists((t, x) -> x != 0 AND t > t0 AND t < attempt_end, T, X) AS excluded",
-        f"B[arrayFirstIndex((t, m) -> t = t0 AND {entry_bit}, T, M)] AS entry_bd",
-    ])
-
-
-def attempts_sql(q):
-    """One row per attempt: stage times, how far it got, and whether it is clean."""
-    builders = {"any": any_stages_sql, "strict": strict_attempts_sql, "ordered": ordered_stages_sql}
-    return builders[q.order](q)
+    end = f"if(RT[{q.k}] > 0, RT[{q.k}], t0 + %(window)s)"
+    return (f"arrayMap(RT -> (toUInt8(arrayCount(t -> t > 0, RT)), t0, RT, "
+            f"arrayExists((t, x) -> x != 0 AND t > t0 AND t < {end}, T, X), "
+            f"B[arrayFirstIndex((t, m) -> t = t0 AND {entry_bit}, T, M)]), [{builders[q.order](q)}])[1]")
 
 
 # -- 4. persons --------------------------------------------------------------------------
 
+def timelines_sql(q):
+    """One row per person with an entry in the range: timeline arrays and group tables."""
+    lower = "0" if q.breakdown in PERSON_BREAKDOWNS else "%(start)s"
+    groups = [] if q.order == "any" else group_columns(q)
+    return f"""SELECT person,
+        {", ".join(timeline_columns(q) + groups)}
+    FROM ({source_sql(q, lower)})
+    GROUP BY person
+    HAVING arrayExists((t, m) -> m != 0 AND t >= %(start)s AND t <= %(end)s, T, M)"""
+
+
+def best_attempt_sql(q):
+    """[the furthest clean attempt (the latest entry among equally far ones)], or [] when
+    no attempt is clean. The timeline columns enter as arguments of the outer lambda:
+    18.16 does not see a subquery column that only nested lambdas use."""
+    args = "T, M, X, B" + ("" if q.order == "any" else f", {TABLES}")
+    key = "arrayMap(a -> a.1 * 4398046511104 + a.2, A)"  # (stages, entry): t0 < 2^42 ms, year 2109
+    clean = f"arrayFilter(a -> a.4 = 0, arrayMap(t0 -> {attempt_sql(q)}, {entries_sql(q)}))"
+    pick = f"arrayMap(A -> A[indexOf({key}, arrayReduce('max', {key}))], arrayFilter(A -> notEmpty(A), [{clean}]))"
+    return f"arrayMap(({args}) -> {pick}, {', '.join(f'[{a}]' for a in args.split(', '))})[1]"
+
+
 def persons_sql(q):
-    """Each person's furthest clean attempt (the latest entry among equally far ones)."""
-    bd = "any(first_channel)" if q.breakdown in PERSON_BREAKDOWNS else "argMax(entry_bd, (reach, t0))"
-    return f"""SELECT person, max(reach) AS stage, argMax(t0, (reach, t0)) AS entry,
-        argMax(reach_times, (reach, t0)) AS times, any(last_ts) AS last_ts, {bd} AS bd
-    FROM ({attempts_sql(q)})
-    WHERE excluded = 0
-    GROUP BY person"""
+    """Each person's furthest clean attempt: stage, entry, stage times, last touchpoint.
+
+    The attempts are an array per person, chosen from in the same SELECT (an ARRAY JOIN of
+    one element binds the choice): on 18.16 every level of subquery is analysed again by
+    each level above it, so levels cost."""
+    bd = "first_channel" if q.breakdown in PERSON_BREAKDOWNS else "best.5"
+    return f"""SELECT person, best.1 AS stage, best.2 AS entry, best.3 AS times, last_ts, {bd} AS bd
+    FROM ({timelines_sql(q)})
+    ARRAY JOIN {best_attempt_sql(q)} AS best"""
 
 
 def status_sql(q, stage=None):
