@@ -32,7 +32,7 @@ QUERY_SETTINGS = {"max_execution_time": 30, "max_memory_usage": 4_000_000_000, "
 class Query:
     """The parameters of one run: journey, site, range (ms), as_of (ms), breakdown."""
 
-    def __init__(self, journey, site, start_ms, end_ms, as_of_ms, breakdown=None, visitors=None):
+    def __init__(self, journey, site, start_ms, end_ms, as_of_ms, breakdown=None, visitors=None, person=None):
         self.journey = journey
         self.k = len(journey["stages"])
         self.window_ms = journey["window_days"] * DAY_MS
@@ -40,6 +40,7 @@ class Query:
         self.order = journey.get("order", "ordered")
         self.breakdown = breakdown
         self.visitors = visitors
+        self.person = person
         self.params = Params({"site": site, "start": start_ms, "end": end_ms, "as_of": as_of_ms,
                               "window": self.window_ms})
 
@@ -80,6 +81,10 @@ def source_sql(q, lower_ms="%(start)s"):
     visitor_filter = " AND visitor_id IN %(visitors)s" if q.visitors is not None else ""
     if q.visitors is not None:
         q.params.values["visitors"] = tuple(q.visitors) or ("",)  # a tuple: IN (…)
+    person_filter = ""
+    if q.person is not None:  # one person's page: their visitors may carry others' touchpoints
+        q.params.values["person"] = q.person
+        person_filter = " AND person = %(person)s"
     return f"""SELECT {person_sql()} AS person, ts, event_id, mask, excl, value, channel
     FROM (
         SELECT visitor_id, user_id, event_id, channel,
@@ -90,7 +95,7 @@ def source_sql(q, lower_ms="%(start)s"):
           AND event_time >= toDateTime(intDiv({lower_ms}, 1000)) AND event_time <= toDateTime(intDiv(%(as_of)s, 1000))
     ) AS e
     ANY LEFT JOIN ({links_sql(visitor_filter)}) AS l USING visitor_id
-    WHERE ts <= %(as_of)s"""
+    WHERE ts <= %(as_of)s{person_filter}"""
 
 
 # -- 2. timelines ------------------------------------------------------------------------

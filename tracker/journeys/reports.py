@@ -113,11 +113,9 @@ def people(store, journey, site, status, stage, as_of_ms, limit=50, cursor=None,
 
 def person_stages(store, journey, site, visitors, person, as_of_ms):
     """One person's place in ``journey`` (all of their history up to ``as_of``), or None."""
-    q = Query(journey, site, 0, as_of_ms, as_of_ms, visitors=visitors)
-    q.params.values["person"] = person
-    sql = f"SELECT person, stage, entry, times, last_ts FROM ({engine.persons_sql(q)}) WHERE person = %(person)s"
-    rows = _run(store, sql, q)
+    q = Query(journey, site, 0, as_of_ms, as_of_ms, visitors=visitors, person=person)
+    rows = _run(store, engine.persons_sql(q), q)
     if not rows:
         return None
-    r = rows[0]
-    return _stage_info(journey, r[1], r[2], list(r[3]), r[4], as_of_ms)
+    r = rows.dicts()[0]
+    return _stage_info(journey, r["stage"], r["entry"], list(r["times"]), r["last_ts"], as_of_ms)
