@@ -139,7 +139,7 @@ def _popcount(x):
 
 
 def fill_sql():
-    """Stages a+1.. (a counts from 0) that the group (first index s, size c, union of masks
+    """Stages a+1.. (a counts from 0) that the group (its masks gm, size c, union of masks
     u, all masks equal: same) fills with one touchpoint each.
 
     A group whose touchpoints all have the same mask fills the run of its stages from a, up
@@ -149,7 +149,7 @@ def fill_sql():
     y = "bitShiftRight(u, a)"
     bound = f"least(c, toUInt64(log2(bitAnd(bitNot({y}), {y} + 1))))"
     hall = (f"arrayAll(S -> {_popcount('S')} <= arrayCount(m -> bitAnd(m, bitShiftLeft(S, a)) != 0, "
-            "arraySlice(GMS, s, c)), range(toUInt64(bitShiftLeft(toUInt64(2), n))))")
+            "gm), range(toUInt64(bitShiftLeft(toUInt64(2), n))))")
     # 18.16's range() takes one argument: n + 1 runs over 1..bound (and S = 0 is harmless).
     return f"if(same, {bound}, arrayCount(n -> {hall}, range(toUInt64(if(same, 0, {bound})))))"
 
@@ -170,8 +170,12 @@ def group_columns(q):
         "arrayMap(s -> GTS[s], GS) AS GT",
         "arrayMap(c -> toUInt64(c), arrayPopFront(arrayDifference(arrayPushBack(GS, length(GTS) + 1)))) AS GC",
         f"arrayMap((s, c) -> toUInt64(arrayReduce('groupBitOr', {slice_})), GS, GC) AS GU",
-        f"arrayMap((s, c, u) -> arrayMap((a, same) -> {fill_sql()}, range({q.k}), "
-        f"arrayResize([arrayReduce('min', {slice_}) = arrayReduce('max', {slice_})], {q.k})), GS, GC, GU) AS GF",
+        # the group's masks enter as ``gm`` (empty when all equal): a lambda copies what it
+        # captures for every element, and the whole timeline per group and stage is costly.
+        f"arrayMap((gm, c, u, same) -> arrayMap(a -> {fill_sql()}, range({q.k})), "
+        f"arrayMap((s, c) -> if(arrayReduce('min', {slice_}) = arrayReduce('max', {slice_}), emptyArrayUInt32(), "
+        f"{slice_}), GS, GC), GC, GU, arrayMap((s, c) -> arrayReduce('min', {slice_}) = arrayReduce('max', {slice_}), "
+        f"GS, GC)) AS GF",
         f"arrayMap(a -> arrayFilter((g, u) -> bitTest(u, a), arrayEnumerate(GU), GU), range({q.k})) AS PS",
         f"arrayMap(a -> arrayCumSum(arrayMap(u -> bitTest(u, a), GU)), range({q.k})) AS CS",
     ]
