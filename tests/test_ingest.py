@@ -210,3 +210,4 @@ def test_server_api_records_offline_touchpoints_with_their_own_time(client, site
     by_type = {r["type"]: r for r in found}
     assert by_type["offline"]["channel"] == "offline" and by_type["offline"]["device"] == "server"
     assert by_type["purchase"]["channel"] == "paid" and by_type["purchase"]["browser"] == "Chrome"
+

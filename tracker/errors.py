@@ -2,6 +2,8 @@
 from flask import jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from .store.backend import StoreError, StoreUnavailable
+
 
 class ApiError(Exception):
     """An error with an HTTP status, a sentence and, for bad input, the fields at fault."""
@@ -32,6 +34,16 @@ def init_app(app):
         if request.path.startswith("/dashboard") and hasattr(app, "render_error_page"):
             return app.render_error_page(exc.code, exc.description)
         return _body(exc.code, exc.description)
+
+    @app.errorhandler(StoreError)
+    def store_error(exc):
+        # A query over its time or memory limit, or ClickHouse down: the caller may retry or
+        # ask for less (a shorter date range); never a 500 with no reason.
+        app.logger.warning("ClickHouse refused %s: %s", request.path, exc)
+        if isinstance(exc, StoreUnavailable):
+            return _body(503, "the database does not answer; try again shortly")
+        return _body(503, "the database could not answer this in time or within its memory limit; "
+                          "try a shorter date range")
 
     @app.errorhandler(Exception)
     def unexpected(exc):
