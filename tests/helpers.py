@@ -20,3 +20,10 @@ def rows(store, site, where="1", params=None, columns="*"):
     return store.query(f"SELECT {columns} FROM events WHERE site = %(site)s AND {where} "
                        f"ORDER BY event_time, event_ms, event_id",
                        {"site": site, **(params or {})}).dicts()
+
+
+def send(client, site, events, vid=""):
+    """Touchpoints through the server-side ingest API (any past time); asserts the 202."""
+    response = client.post("/api/v1/touchpoints", json={"site": site["site"], "vid": vid, "events": events},
+                           headers={"Authorization": f"Bearer {site['secret']}"})
+    assert response.status_code == 202, response.get_data(as_text=True)

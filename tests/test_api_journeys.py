@@ -3,6 +3,7 @@ import time
 
 import pytest
 
+from helpers import send
 from tracker.store.sites import create_token
 
 DAY = 86_400_000
@@ -23,13 +24,6 @@ BOOKING = {
 
 def auth(token):
     return {"Authorization": f"Bearer {token}"}
-
-
-def send(client, site, events, vid=""):
-    """Server-side touchpoints (any past time) through the real ingest endpoint."""
-    response = client.post("/api/v1/touchpoints", json={"site": site["site"], "vid": vid, "events": events},
-                           headers=auth(site["secret"]))
-    assert response.status_code == 202, response.json
 
 
 def page(vid, path, ts, **extra):

@@ -7,6 +7,7 @@ import uuid
 import pytest
 from click.testing import CliRunner
 
+from helpers import send
 from tracker.dashboards import accounts, queries
 
 PASSWORD = "correct horse battery"
@@ -38,13 +39,6 @@ def logged_in(client, user):
     """The test client, logged in as ``user``."""
     assert login(client, user["email"], user["password"]).status_code == 302
     return client
-
-
-def send(client, site, events):
-    """Ingest touchpoints server-side (any past time) for the site."""
-    response = client.post("/api/v1/touchpoints", json={"site": site["site"], "events": events},
-                           headers={"Authorization": f"Bearer {site['secret']}"})
-    assert response.status_code == 202, response.get_data(as_text=True)
 
 
 def test_root_and_pages_send_to_login(client, site):

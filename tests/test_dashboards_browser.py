@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from test_dashboards import HOSTILE, PASSWORD, send, user  # noqa: F401  (fixture)
+from helpers import send
+from test_dashboards import HOSTILE, PASSWORD, user  # noqa: F401  (fixture)
 from test_dashboards_journeys import journey, seed_people  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.browser

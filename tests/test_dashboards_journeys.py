@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from test_dashboards import HOSTILE, csrf_of, logged_in, login, send, user  # noqa: F401  (fixtures)
+from helpers import send
+from test_dashboards import HOSTILE, csrf_of, logged_in, login, user  # noqa: F401  (fixtures)
 from tracker.journeys import definitions
 
 DAY = 86400

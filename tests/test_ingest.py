@@ -36,10 +36,11 @@ def test_identify_links_visitor_and_stores_traits(client, site, store, flush):
     post_batch(client, site["site"], [
         {"type": "pageview", "url": "https://example.com/"},
         {"type": "identify", "uid": "user-7", "traits": {"email": "ana@example.org", "company": "Acme"}},
+        {"type": "pageview", "url": "https://example.com/after", "uid": "user-7"},
     ], vid="browser-1")
     flush()
     links = store.query("SELECT visitor_id, user_id FROM identities WHERE site = %(s)s", {"s": site["site"]})
-    assert list(links) == [("browser-1", "user-7")]
+    assert list(links) == [("browser-1", "user-7")]  # one row: later events do not link again
     traits = store.query("SELECT trait_keys, trait_values FROM persons WHERE site = %(s)s", {"s": site["site"]})
     assert dict(zip(*traits[0])) == {"email": "ana@example.org", "company": "Acme"}
 

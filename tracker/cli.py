@@ -149,17 +149,14 @@ def pixel_url(base, site, uid, campaign, source):
     click.echo(build(base, site, uid, campaign=campaign, source=source))
 
 
-def _add_optional_groups():
-    """Command groups that the journey engine and the dashboards add."""
-    from importlib import import_module
+def _add_groups():
+    """The command groups of the journey engine, the dashboards and the demo."""
+    from .dashboards.cli import user
+    from .demo import demo
+    from .journeys.cli import journey
 
-    for module, name in (("tracker.journeys.cli", "journey"), ("tracker.dashboards.cli", "user"),
-                         ("tracker.demo", "demo")):
-        try:
-            main.add_command(getattr(import_module(module), name))
-        except ModuleNotFoundError as exc:
-            if not module.startswith(exc.name or "?"):
-                raise
+    for command in (journey, user, demo):
+        main.add_command(command)
 
 
-_add_optional_groups()
+_add_groups()

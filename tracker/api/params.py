@@ -1,6 +1,6 @@
 """Query-string parsing for the analytics API: each bad value becomes a 400 naming the field."""
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 
 from ..errors import ApiError
 

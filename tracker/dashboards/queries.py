@@ -7,18 +7,12 @@ retried touchpoint once (same id, same hash), exactly for small counts and withi
 2 % for large ones. People in the overview are visitor ids (browsers and devices): stitching
 visitors into persons is the journey engine's work, at query time, for journeys and prospects.
 The live count reads the touchpoints of the last 30 minutes themselves, exactly.
+Time and memory limits come with every store query (``Backend.query_limits``).
 """
 from datetime import date, timedelta
 
 _WHERE = "site = %(site)s AND is_bot = 0 AND event_time >= %(start)s AND event_time < %(end)s"
 _DAYS = "site = %(site)s AND day >= %(first)s AND day <= %(last)s"
-
-
-def limits(seconds=30):
-    """Per-query guards: a time limit, a memory cap, and big GROUP BYs spilled to disk at half
-    of it rather than failing (as PostHog forces max_bytes_before_external_group_by)."""
-    return {"max_execution_time": int(seconds), "max_memory_usage": 4_000_000_000,
-            "max_bytes_before_external_group_by": 2_000_000_000}
 
 
 def _range(site, first, last):
@@ -30,12 +24,12 @@ def _range(site, first, last):
             "first": start.isoformat(), "last": (end - timedelta(days=1)).isoformat()}
 
 
-def series(store, site, first, last, seconds=30):
+def series(store, site, first, last):
     """Touchpoints and people per day (every day of the range, zero-filled)."""
     rows = store.query(f"""
         SELECT toString(day) AS d, uniqHLL12Merge(touchpoints), uniqHLL12Merge(people)
         FROM overview_daily WHERE {_DAYS}
-        GROUP BY d ORDER BY d""", _range(site, first, last), settings=limits(seconds))
+        GROUP BY d ORDER BY d""", _range(site, first, last))
     found = {r[0]: (r[1], r[2]) for r in rows}
     days, day = [], date.fromisoformat(str(first))
     while day <= date.fromisoformat(str(last)):
@@ -45,10 +39,10 @@ def series(store, site, first, last, seconds=30):
     return days
 
 
-def totals(store, site, first, last, seconds=30):
+def totals(store, site, first, last):
     """Touchpoints and people of the whole range (someone active on several days counts once)."""
     row = store.query(f"SELECT uniqHLL12Merge(touchpoints), uniqHLL12Merge(people) FROM overview_daily WHERE {_DAYS}",
-                      _range(site, first, last), settings=limits(seconds))
+                      _range(site, first, last))
     return {"touchpoints": int(row[0][0]), "people": int(row[0][1])} if row else {"touchpoints": 0, "people": 0}
 
 
@@ -56,20 +50,20 @@ def totals(store, site, first, last, seconds=30):
 TOPS = ("channel", "page", "campaign")
 
 
-def top(store, site, first, last, what, limit=10, seconds=30):
+def top(store, site, first, last, what, limit=10):
     """The ``limit`` largest values of ``what`` (channel, page or campaign) by touchpoints."""
     column = {name: name for name in TOPS}[what]  # a column name from our table, never from a request
     rows = store.query(f"""
         SELECT {column} AS value, uniqHLL12Merge(touchpoints) AS t, uniqHLL12Merge(people) AS p
         FROM overview_daily WHERE {_DAYS} AND {column} != ''
         GROUP BY value ORDER BY t DESC, value LIMIT %(limit)s""",
-                       dict(_range(site, first, last), limit=int(limit)), settings=limits(seconds))
+                       dict(_range(site, first, last), limit=int(limit)))
     return [{"value": r[0], "touchpoints": int(r[1]), "people": int(r[2])} for r in rows]
 
 
-def live(store, site, now, minutes=30, seconds=10):
+def live(store, site, now, minutes=30):
     """People and touchpoints of the last ``minutes`` before ``now`` (Unix seconds)."""
     params = {"site": site, "start": int(now) - minutes * 60, "end": int(now) + 60}
     row = store.query(f"SELECT uniqExact(event_id), uniqExact(visitor_id) FROM events WHERE {_WHERE}",
-                      params, settings=limits(seconds))
+                      params)
     return {"touchpoints": int(row[0][0]), "people": int(row[0][1]), "minutes": minutes}

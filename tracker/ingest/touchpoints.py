@@ -79,7 +79,10 @@ def records_for(hit, batch_vid, events, sessions):
             utm["utm_campaign"], utm["utm_term"], utm["utm_content"], browser, os_name, device, is_bot,
             event["screen"], ip_hash, list(props), list(props.values()),
         ]))
-        if event["uid"] and not visitor.startswith("u:"):
+        # The link is made by an identify (or a server-side event naming both ids), not
+        # again by every later event of that visitor, which carries the user id itself.
+        links = event["type"] == "identify" or hit.trusted
+        if links and event["uid"] and not visitor.startswith("u:"):
             records.append(("identities", [hit.site, visitor, event["uid"], seconds]))
         traits = event.get("traits") or {}
         if event["uid"] and traits:

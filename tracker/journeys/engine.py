@@ -24,12 +24,10 @@ The pieces, innermost first:
 from .rules import BREAKDOWNS, PERSON_BREAKDOWNS, Params, rule_sql
 
 DAY_MS = 86_400_000
-# compile_expressions: the JIT compiles an expression after its third use, which costs
-# hundreds of milliseconds for these lambda-heavy queries and saves nothing on our sizes.
-# max_bytes_before_external_group_by (under half the memory limit, as ClickHouse advises):
-# the per-person timelines of 10M touchpoints spill to disk instead of failing on 18.16.
-QUERY_SETTINGS = {"max_execution_time": 30, "max_memory_usage": 4_000_000_000, "compile_expressions": 0,
-                  "max_bytes_before_external_group_by": 1_500_000_000}
+# On top of the store's limits (time, memory, spilling): the JIT compiles an expression after
+# its third use, which costs hundreds of milliseconds for these lambda-heavy queries and saves
+# nothing on our sizes.
+QUERY_SETTINGS = {"compile_expressions": 0}
 
 
 class Query:

@@ -6,7 +6,7 @@ the visitor id (``engine.person_sql``). One person's visitors are found through
 key (site, visitor_id, …), so a person's page never scans the site.
 """
 from . import definitions, reports
-from .engine import QUERY_SETTINGS, links_sql, person_sql
+from .engine import links_sql, person_sql
 
 SEARCH_TRAITS = ("email", "name", "first_name", "last_name", "company")
 TIMELINE_LIMIT = 5000
@@ -18,8 +18,7 @@ TIMELINE_COLUMNS = ["ts", "event_id", "visitor_id", "session_id", "type", "name"
 def visitors_of(store, site, person):
     """Visitor ids that may carry ``person``'s touchpoints: linked ones, 'u:ID', and itself."""
     rows = store.query("""SELECT DISTINCT visitor_id FROM identities_by_user
-        WHERE site = %(site)s AND user_id = %(person)s""", {"site": site, "person": person},
-                       settings=QUERY_SETTINGS)
+        WHERE site = %(site)s AND user_id = %(person)s""", {"site": site, "person": person})
     return sorted({r[0] for r in rows} | {person, "u:" + person})
 
 
@@ -30,7 +29,7 @@ def traits_of(store, site, user_ids):
     rows = store.query("""SELECT user_id, key, argMax(value, (updated_at, updated_ms)) AS newest
         FROM persons ARRAY JOIN trait_keys AS key, trait_values AS value
         WHERE site = %(site)s AND user_id IN %(ids)s
-        GROUP BY user_id, key""", {"site": site, "ids": tuple(user_ids)}, settings=QUERY_SETTINGS)
+        GROUP BY user_id, key""", {"site": site, "ids": tuple(user_ids)})
     found = {}
     for user_id, key, value in rows:
         found.setdefault(user_id, {})[key] = value
@@ -54,7 +53,7 @@ def search(store, site, text, limit=20):
         GROUP BY user_id
         HAVING positionCaseInsensitiveUTF8(user_id, %(q)s) > 0
             OR arrayExists((k, v) -> has(%(keys)s, k) AND positionCaseInsensitiveUTF8(v, %(q)s) > 0, keys, vals)
-        ORDER BY user_id LIMIT %(limit)s""", params, settings=QUERY_SETTINGS)
+        ORDER BY user_id LIMIT %(limit)s""", params)
     found = [{"person": r[0], "traits": dict(zip(r[1], r[2]))} for r in rows]
     if not any(p["person"] == text for p in found) and _known_user(store, site, text):
         found.insert(0, {"person": text, "traits": {}})
@@ -63,7 +62,7 @@ def search(store, site, text, limit=20):
 
 def _known_user(store, site, user_id):
     rows = store.query("SELECT count() FROM identities_by_user WHERE site = %(site)s AND user_id = %(u)s",
-                       {"site": site, "u": user_id}, settings=QUERY_SETTINGS)
+                       {"site": site, "u": user_id})
     return bool(rows.scalar())
 
 
@@ -85,7 +84,7 @@ def touchpoints(store, site, person, visitors, as_of_ms):
         WHERE person = %(person)s AND ts <= %(as_of)s
         ORDER BY ts, event_id
         LIMIT 1 BY event_id
-        LIMIT %(limit)s""", params, settings=QUERY_SETTINGS)
+        LIMIT %(limit)s""", params)
     return rows.dicts()
 
 

@@ -70,9 +70,12 @@ class Backend:
 
     kind = "abstract"
     database = ""
-    # Limits every SELECT carries unless the caller passes its own (a dashboard query must
-    # not run for minutes or eat the server's memory); set from TRACKER_QUERY_SECONDS.
-    query_limits = {"max_execution_time": 30, "max_memory_usage": 4_000_000_000}
+    # Limits every SELECT carries unless the caller passes its own: a dashboard query must not
+    # run for minutes (TRACKER_QUERY_SECONDS) or eat the server's memory, and a large GROUP BY
+    # (every person of 10M touchpoints) spills to disk under half the memory cap, as ClickHouse
+    # advises, instead of failing (PostHog forces the same setting).
+    query_limits = {"max_execution_time": 30, "max_memory_usage": 4_000_000_000,
+                    "max_bytes_before_external_group_by": 1_500_000_000}
 
     def limited(self, settings):
         """The query limits merged with a caller's settings."""
