@@ -15,6 +15,19 @@ class ApiError(Exception):
         self.fields = fields or {}
 
 
+def field_errors(messages, prefix=""):
+    """marshmallow's nested messages as {"events.3.url": "reason"}; a schema-level message
+    belongs to its parent's path ("body" at the top)."""
+    flat = {}
+    for key, value in messages.items():
+        path = prefix if key == "_schema" else f"{prefix}{'.' if prefix else ''}{key}"
+        if isinstance(value, dict):
+            flat.update(field_errors(value, path))
+        else:
+            flat[path or "body"] = value[0] if isinstance(value, list) and value else str(value)
+    return flat
+
+
 def _body(status, message, fields=None):
     body = {"error": message}
     if fields:

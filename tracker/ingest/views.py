@@ -5,7 +5,7 @@ import json
 from flask import Blueprint, Response, current_app, request
 from marshmallow import ValidationError
 
-from ..errors import ApiError
+from ..errors import ApiError, field_errors
 from .enrich import host_of, same_site
 from .schemas import BATCH, PIXEL, load_fast, pixel_params
 from .touchpoints import Hit, now_ms, records_for
@@ -35,18 +35,6 @@ def _hit(site_key, trusted=False):
                salt=tracker.salts.today(), ip=_client_ip(), received_ms=now_ms(), trusted=trusted)
 
 
-def _first_error(messages, prefix=""):
-    """Flatten marshmallow's nested messages into {"events.0.url": "..."}."""
-    flat = {}
-    for key, value in messages.items():
-        path = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(_first_error(value, path + "."))
-        else:
-            flat[path] = value[0] if isinstance(value, list) and value and isinstance(value[0], str) else str(value)
-    return flat
-
-
 def _check_domain(site, events):
     """Refuse events whose page is not on one of the site's domains (when it has any)."""
     domains = site["domains"]
@@ -56,7 +44,7 @@ def _check_domain(site, events):
         url = event.get("url", "")
         if url:
             page = host_of(url)
-            if not any(page == d or page.endswith("." + d) or same_site(page, d) for d in domains):
+            if not any(same_site(page, d) for d in domains):
                 raise ApiError(403, f"{page or 'this page'} is not a domain of site {site['site']}",
                                {f"events.{i}.url": "not one of the site's domains"})
 
@@ -97,7 +85,7 @@ def _load_body(max_events):
     try:
         return BATCH.load(body)
     except ValidationError as exc:
-        raise ApiError(400, "invalid events", _first_error(exc.messages)) from None
+        raise ApiError(400, "invalid events", field_errors(exc.messages)) from None
 
 
 @bp.after_request
@@ -158,7 +146,7 @@ def pixel():
     try:
         data = load_fast(PIXEL, pixel_params(request.args))
     except ValidationError as exc:
-        first = _first_error(exc.messages)
+        first = field_errors(exc.messages)
         return _gif("; ".join(f"{k}: {v}" for k, v in first.items()))
     site = _ingest().sites.get(data.pop("site"))
     if site is None:

@@ -9,6 +9,7 @@ import time
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from ..errors import field_errors
 from .rules import RULE_FIELDS
 
 MAX_STAGES = 20
@@ -76,18 +77,6 @@ class DefinitionError(ValueError):
         self.fields = fields_
 
 
-def flatten_errors(messages, prefix=""):
-    """marshmallow's nested messages as {"stages.2.match.path": "reason"}."""
-    flat = {}
-    for key, value in messages.items():
-        path = prefix if key == "_schema" else f"{prefix}{'.' if prefix else ''}{key}"
-        if isinstance(value, dict):
-            flat.update(flatten_errors(value, path))
-        else:
-            flat[path or "body"] = value[0] if isinstance(value, list) and value else str(value)
-    return flat
-
-
 def validate_definition(data):
     """The loaded definition, or DefinitionError naming each bad field."""
     if not isinstance(data, dict):
@@ -95,7 +84,7 @@ def validate_definition(data):
     try:
         return JOURNEY.load(data)
     except ValidationError as exc:
-        raise DefinitionError(flatten_errors(exc.messages)) from None
+        raise DefinitionError(field_errors(exc.messages)) from None
 
 
 def valid_id(journey_id):
