@@ -93,6 +93,10 @@ class Backend:
         """Insert ``rows`` (tuples in ``columns`` order) into ``table``."""
         raise NotImplementedError
 
+    def create_database(self):
+        """Create this store's database if it is missing (migrations start here)."""
+        raise NotImplementedError
+
     def ping(self):
         """True when ClickHouse answers."""
         try:
