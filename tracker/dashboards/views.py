@@ -4,8 +4,10 @@ from urllib.parse import urlparse
 
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 
-from ..store.sites import list_sites
-from . import accounts, bp
+from ..access import login_sites
+from ..store.sites import list_sites, may_see
+from ..store import accounts
+from . import bp
 from .security import login_required, start_session
 
 
@@ -23,8 +25,8 @@ def _safe_next(target):
 
 def my_sites():
     """The sites of the logged-in user as [{"site", "name"}], in name order."""
-    mine = set(session.get("sites", []))
-    return sorted(({"site": s["site"], "name": s["name"]} for s in list_sites(_store()) if s["site"] in mine),
+    mine = login_sites() or []
+    return sorted(({"site": s["site"], "name": s["name"]} for s in list_sites(_store()) if may_see(mine, s["site"])),
                   key=lambda s: s["name"].lower())
 
 
@@ -75,7 +77,7 @@ def invite():
     if request.method == "POST":
         try:
             token = accounts.create_invitation(_store(), email, chosen, session["user_id"],
-                                               allowed=session.get("sites", []))
+                                               allowed=login_sites() or [])
         except accounts.AccountError as exc:
             error = str(exc)
         else:
