@@ -51,7 +51,8 @@ def assert_transitions_replay(store, site, journey_id, build):
                               "WHERE site = %(site)s AND journey_id = %(j)s AND build = %(b)s",
                               {"site": site, "j": journey_id, "b": build}))
     rows = store.query("""SELECT person, kind, run_ms, from_stage, to_stage, at_ms FROM journey_transitions
-        WHERE site = %(site)s AND journey_id = %(j)s ORDER BY detected_ms, at_ms""", {"site": site, "j": journey_id})
+        WHERE site = %(site)s AND journey_id = %(j)s AND build = %(b)s ORDER BY detected_ms, at_ms""",
+                       {"site": site, "j": journey_id, "b": build})
     by_person = {}
     for person, kind, run_ms, from_stage, to_stage, at_ms in rows:
         by_person.setdefault(person, []).append(transitions.Transition(kind, run_ms, from_stage, to_stage, at_ms, 0))
