@@ -22,10 +22,14 @@ class ChangeFeed:
         self._seen = Counter()
 
     def load(self):
-        """Start from the stored watermark, or from now on a store that never had a worker."""
+        """Start from the stored watermark; on a store that never had a worker, from now on
+        (every journey is built from all its touchpoints first)."""
         stored = self.store.query("SELECT argMax(value, version) FROM worker_status WHERE name = 'watermark' "
                                   "HAVING count() > 0").scalar()
-        self.watermark = int(stored) if stored else self.store.query("SELECT toUInt32(now())").scalar()
+        if stored:
+            self.watermark = int(stored)
+        else:
+            self.watermark = self.store.query("SELECT toUInt32(now())").scalar() + OVERLAP_SECONDS
 
     def save(self):
         self.store.insert("worker_status", ["name", "value", "version"],
