@@ -20,9 +20,6 @@ def _configure(state):
     app = state.app
     app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
     app.config["SESSION_COOKIE_SAMESITE"] = app.config.get("SESSION_COOKIE_SAMESITE") or "Lax"
-    from .security import render_error_page
-
-    app.render_error_page = render_error_page
 
     @app.get("/")
     def root():
@@ -30,4 +27,4 @@ def _configure(state):
         return redirect(url_for("dashboards.home"))
 
 
-from . import security, views, overview, journeys, people  # noqa: E402,F401  (routes register on import)
+from . import error_pages, security, views, overview, journeys, people  # noqa: E402,F401  (routes register on import)
