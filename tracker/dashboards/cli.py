@@ -17,11 +17,11 @@ def user():
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def create(email, password, sites, as_json):
     """Create an account, or set the password and sites of an existing one."""
-    from ..cli import _store
+    from ..cli import command_store
     from ..store.sites import list_sites
     from .accounts import AccountError, create_user
 
-    store = _store()
+    store = command_store()
     unknown = sorted(set(sites) - {s["site"] for s in list_sites(store)})
     if unknown:
         raise click.ClickException(f"unknown site(s): {', '.join(unknown)} (see `tracker site list`)")

@@ -2,15 +2,12 @@
 import time
 from urllib.parse import urlparse
 
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import flash, redirect, render_template, request, session, url_for
 
+from .. import current
 from ..store.sites import list_sites
 from . import accounts, bp
 from .security import login_required, start_session
-
-
-def _store():
-    return current_app.extensions["store"]
 
 
 def _safe_next(target):
@@ -24,7 +21,7 @@ def _safe_next(target):
 def my_sites():
     """The sites of the logged-in user as [{"site", "name"}], in name order."""
     mine = set(session.get("sites", []))
-    return sorted(({"site": s["site"], "name": s["name"]} for s in list_sites(_store()) if s["site"] in mine),
+    return sorted(({"site": s["site"], "name": s["name"]} for s in list_sites(current.store()) if s["site"] in mine),
                   key=lambda s: s["name"].lower())
 
 
@@ -45,7 +42,7 @@ def login():
     email = request.form.get("email", "")
     if request.method == "POST":
         try:
-            user = accounts.authenticate(_store(), email, request.form.get("password", ""),
+            user = accounts.authenticate(current.store(), email, request.form.get("password", ""),
                                          ip=request.remote_addr or "")
         except accounts.AccountError as exc:
             error = str(exc)
@@ -74,7 +71,7 @@ def invite():
     email = request.form.get("email", "")
     if request.method == "POST":
         try:
-            token = accounts.create_invitation(_store(), email, chosen, session["user_id"],
+            token = accounts.create_invitation(current.store(), email, chosen, session["user_id"],
                                                allowed=session.get("sites", []))
         except accounts.AccountError as exc:
             error = str(exc)
@@ -87,7 +84,7 @@ def invite():
 @bp.route("/join/<token>", methods=["GET", "POST"])
 def join(token):
     """Accept an invitation: choose a password, then you are logged in."""
-    store = _store()
+    store = current.store()
     invitation = accounts.find_invitation(store, token)
     error = None
     if invitation and request.method == "POST":

@@ -21,9 +21,9 @@ The pieces, innermost first:
 4. ``persons``: the furthest clean attempt of each person (latest entry among equals).
 5. ``funnel`` / ``people``: the figures, or the page of people.
 """
+from ..clock import DAY_MS
 from .rules import BREAKDOWNS, PERSON_BREAKDOWNS, Params, rule_sql
 
-DAY_MS = 86_400_000
 # On top of the store's limits (time, memory, spilling): the JIT compiles an expression after
 # its third use, which costs hundreds of milliseconds for these lambda-heavy queries and saves
 # nothing on our sizes.
@@ -306,8 +306,19 @@ def persons_sql(q):
     ARRAY JOIN {best_attempt_sql(q)} AS best"""
 
 
+# The people-list statuses, with how a list of them is headed ("people who … stage J");
+# ``status_sql`` has a condition for each.
+STATUSES = {
+    "reached": "reached",
+    "at": "are at",
+    "in_progress": "are in progress after",
+    "dropped": "dropped after",
+    "stalled": "stalled at or after",
+}
+
+
 def status_sql(q, stage=None):
-    """Conditions on a row of ``persons`` for each people-list status (any stage if None)."""
+    """Conditions on a row of ``persons`` for each of STATUSES (any stage if None)."""
     if stage is not None:
         q.params.values["stage"] = stage
     at = "stage = %(stage)s" if stage is not None else "stage >= 1"

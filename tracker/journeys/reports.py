@@ -2,6 +2,7 @@
 import base64
 import json
 
+from ..clock import DAY_MS
 from . import engine
 from .engine import QUERY_SETTINGS, Query
 
@@ -78,9 +79,9 @@ def decode_cursor(text):
 
 def _stage_info(journey, stage, entry, times, last_ts, as_of_ms):
     """Stage number and name, stage times, status of one person in one journey."""
-    q_window = journey["window_days"] * engine.DAY_MS
+    q_window = journey["window_days"] * DAY_MS
     k = len(journey["stages"])
-    stalled = 0 < stage < k and last_ts < as_of_ms - journey["stall_after_days"] * engine.DAY_MS
+    stalled = 0 < stage < k and last_ts < as_of_ms - journey["stall_after_days"] * DAY_MS
     if stage == k:
         status = "completed"
     elif as_of_ms <= entry + q_window:
