@@ -122,18 +122,30 @@ def people_list(site, journey_id):
     start, end = _ms_range(first, last)
     if request.args.get("format") == "csv":
         return _csv(site, journey, stage, status, start, end)
-    rows, next_cursor = reports.people(current.store(), journey, site, status, stage, now_ms(), limit=PAGE_SIZE,
+    as_of = now_ms()
+    rows, next_cursor = reports.people(current.store(), journey, site, status, stage, as_of, limit=PAGE_SIZE,
                                        cursor=_cursor(), start_ms=start, end_ms=end)
     args = {"from": first.isoformat(), "to": last.isoformat(), "stage": stage, "status": status}
     return render_template(
-        "people_list.html", site=site, site_name=site_name(site), journey=journey, rows=rows, stage=stage,
+        "people_list.html", site=site, site_name=site_name(site), journey=journey, stage=stage,
         status=status, status_label=STATUSES[status], first=first, last=last, message=message, args=args,
-        traits=_traits([r["person"] for r in rows]), next_cursor=next_cursor)
+        rows=_who_and_when(rows, journey, as_of), next_cursor=next_cursor)
 
 
 def _traits(person_ids):
     """Traits (email, name, company…) of the people listed."""
     return persons.traits_of(current.store(), request.view_args["site"], person_ids)
+
+
+def _who_and_when(rows, journey, as_of):
+    """The rows of a people list with who each person is (their traits) and the times that
+    say where they stand: whole days at their stage and since their last touchpoint, and
+    when the window from their entry closes (or closed)."""
+    traits = _traits([r["person"] for r in rows])
+    window = journey["window_days"] * DAY_MS
+    return [dict(r, traits=traits.get(r["person"], {}), days_at_stage=(as_of - r["stage_time_ms"]) // DAY_MS,
+                 days_silent=(as_of - r["last_touch_ms"]) // DAY_MS, window_ends_ms=r["entered_ms"] + window)
+            for r in rows]
 
 
 def _csv(site, journey, stage, status, start, end):
@@ -149,13 +161,13 @@ def _csv(site, journey, stage, status, start, end):
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["person", "email", "name", "company", "stage", "stage_name", "status", "stalled",
-                     "entered_utc", "last_touch_utc"])
+                     "entered_utc", "stage_reached_utc", "last_touch_utc"])
     for r in rows:
         t = traits.get(r["person"], {})
         writer.writerow([_cell(v) for v in (
             r["person"], t.get("email", ""), t.get("name", ""), t.get("company", ""), r["stage"],
             r["stage_name"] or "", r["status"], "yes" if r["stalled"] else "no",
-            _iso(r["entered_ms"]), _iso(r["last_touch_ms"]))])
+            _iso(r["entered_ms"]), _iso(r["stage_time_ms"]), _iso(r["last_touch_ms"]))])
     name = f"{journey['id']}-stage{stage}-{status}.csv"
     return Response(out.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})

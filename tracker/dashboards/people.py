@@ -45,7 +45,11 @@ def person(site, person):
                            sessions=list(reversed(page["sessions"])), title=_title(page))
 
 
+@bp.app_template_global()
+def person_name(traits):
+    """A person's name from their traits (name, else first and last name); '' when unknown."""
+    return traits.get("name") or " ".join(filter(None, (traits.get("first_name"), traits.get("last_name"))))
+
+
 def _title(page):
-    traits = page["traits"]
-    name = traits.get("name") or " ".join(filter(None, (traits.get("first_name"), traits.get("last_name"))))
-    return name or traits.get("email") or page["person"]
+    return person_name(page["traits"]) or page["traits"].get("email") or page["person"]

@@ -104,6 +104,7 @@ def join(token):
 
 
 @bp.app_template_filter("utc")
-def utc(ms):
-    """Unix milliseconds as 'YYYY-MM-DD HH:MM UTC' (the reports' time zone)."""
-    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ms / 1000)) if ms else "–"
+def utc(ms, zone=True):
+    """Unix milliseconds as 'YYYY-MM-DD HH:MM UTC' (the reports' time zone; without the zone
+    where a table's heading says it)."""
+    return time.strftime("%Y-%m-%d %H:%M" + (" UTC" if zone else ""), time.gmtime(ms / 1000)) if ms else "–"
