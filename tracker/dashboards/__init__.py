@@ -4,11 +4,11 @@ Security in one place: every page but login needs a session (which expires when 
 every form carries a CSRF token, a user sees only the sites they were given, and every value
 from the data goes through Jinja's autoescape (chart data as JSON in a script block).
 """
-from pathlib import Path
-
 from flask import Blueprint, redirect, url_for
 
-ROOT = Path(__file__).resolve().parents[2] / "dashboards"
+from ..resources import dashboards_dir
+
+ROOT = dashboards_dir()
 
 bp = Blueprint("dashboards", __name__, url_prefix="/dashboard",
                template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"),

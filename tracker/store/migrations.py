@@ -5,9 +5,9 @@ in ``schema_migrations`` rather than made idempotent statement by statement.
 """
 import re
 import time
-from pathlib import Path
+from ..resources import migrations_dir
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+MIGRATIONS_DIR = migrations_dir()
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 _CREATE_TABLE = """
