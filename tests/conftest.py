@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
-from tracker import create_app
+from tracker import close_app, create_app
 from tracker.store.sites import create_site, create_token
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,7 +69,7 @@ def app(test_config):
     app = create_app(dict(test_config, flush_seconds=0.2))
     app.config["TESTING"] = True
     yield app
-    app.extensions["tracker"].close()
+    close_app(app)
     store = app.extensions["store"]
     store.execute(f"DROP DATABASE IF EXISTS `{store.database}`")
 

@@ -85,23 +85,35 @@ def token():
 
 @token.command("create")
 @click.option("--name", default="", help="What the token is for.")
-@click.option("--site", "sites", multiple=True, help="Limit the token to a site (repeatable; default all).")
+@click.option("--site", "sites", multiple=True, help="Limit the token to a site (repeatable; default every site).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def token_create(name, sites, as_json):
     """Create an analytics API token (shown only once)."""
-    from .store.sites import create_token
+    from .store.sites import ALL_SITES, create_token
 
-    created = create_token(command_store(), name, sites)
-    _print(created, as_json, f"token: {created['token']} (shown once)")
+    created = create_token(command_store(), name, sites or (ALL_SITES,))
+    _print(created, as_json, f"token: {created['token']} (shown once; id {created['id']})")
+
+
+@token.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def token_list(as_json):
+    """List tokens by id (the tokens themselves are not kept)."""
+    from .store.sites import list_tokens
+
+    tokens = list_tokens(command_store())
+    _print(tokens, as_json, "\n".join(f"{t['id']}  {t['name'] or '-'}  {' '.join(t['sites']) or '(no site)'}"
+                                      f"{'  [revoked]' if t['revoked'] else ''}" for t in tokens))
 
 
 @token.command("revoke")
 @click.argument("value")
 def token_revoke(value):
-    """Revoke a token."""
+    """Revoke a token, given itself or its id (from `tracker token list`); effective at once."""
     from .store.sites import revoke_token
 
-    revoke_token(command_store(), value)
+    if not revoke_token(command_store(), value):
+        raise click.ClickException("no token (or more than one) matches; see `tracker token list`")
     click.echo("revoked")
 
 
@@ -153,12 +165,13 @@ def pixel_url(base, site, uid, campaign, source):
 
 
 def _add_groups():
-    """The command groups of the journey engine, the dashboards and the demo."""
+    """The command groups of the journey engine, the dashboards, the spool and the demo."""
     from .dashboards.cli import user
     from .demo import demo
+    from .ingest.cli import spool
     from .journeys.cli import journey
 
-    for command in (journey, user, demo):
+    for command in (journey, user, spool, demo):
         main.add_command(command)
 
 

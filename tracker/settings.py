@@ -83,7 +83,8 @@ SETTINGS = [
     Setting("TRACKER_TRUST_PROXY", "0", _flag,
             "Take the client address from X-Forwarded-For (only behind a proxy you run)."),
     Setting("TRACKER_SECRET_KEY", "", str,
-            "Signs dashboard sessions; unset means a random key per start (sessions end on restart)."),
+            "Signs dashboard sessions; unset means a random key made once and kept in the store, "
+            "shared by every worker and app node."),
     Setting("TRACKER_QUERY_SECONDS", "30", _positive_int,
             "Time limit of one analytics query in ClickHouse."),
     Setting("TRACKER_SESSION_IDLE_HOURS", "8", _positive_float,

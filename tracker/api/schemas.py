@@ -142,9 +142,10 @@ class TouchpointSchema(Schema):
 
 
 class SessionSchema(Schema):
-    """Consecutive touchpoints of one session, oldest first."""
+    """One visit: touchpoints of one visitor with no 30-minute gap (by event time), oldest first."""
 
     session_id = fields.String(required=True)
+    visitor_id = fields.String(required=True)
     start_ms = _ms(required=True)
     end_ms = _ms(required=True)
     channel = fields.String(required=True)

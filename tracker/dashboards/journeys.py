@@ -17,7 +17,7 @@ from ..journeys.engine import STATUSES
 from ..journeys.rules import BREAKDOWNS, RULE_FIELDS
 from . import bp
 from .editor import blank_definition, definition_from_form, describe_errors, props_text
-from .overview import QUERY_POOL, date_range, site_name
+from .overview import date_range, site_name
 from .security import site_required
 
 BREAKDOWN_LABELS = {"channel": "Channel", "utm_campaign": "Campaign", "device": "Device",
@@ -75,7 +75,8 @@ def funnel(site, journey_id):
     compare = request.args.get("compare", "1") == "1"
     as_of = now_ms()
     start, end = _ms_range(first, last)
-    this_period = QUERY_POOL.submit(reports.funnel, current.store(), journey, site, start, end, as_of, breakdown or None)
+    this_period = current.query_pool().submit(reports.funnel, current.store(), journey, site, start, end, as_of,
+                                              breakdown or None)
     previous = None
     if compare:  # computed alongside the current period: the page waits for the slower one
         p_first, p_last = _previous(first, last)

@@ -1,6 +1,5 @@
 """The site overview page, and the date range every page of a site shares."""
 import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta, timezone
 
 from flask import jsonify, render_template, request
@@ -10,8 +9,6 @@ from . import bp, queries
 from .security import site_required
 from .views import my_sites
 
-# Threads that run the independent queries of one page together (overview, funnel comparison).
-QUERY_POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="dashboard-query")
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
 
@@ -54,7 +51,8 @@ def overview(site):
     jobs = {"days": (queries.series, first, last), "totals": (queries.totals, first, last),
             "live": (queries.live, time.time())}
     jobs.update({what: (queries.top, first, last, what) for what in queries.TOPS})
-    futures = {name: QUERY_POOL.submit(job[0], store, site, *job[1:]) for name, job in jobs.items()}
+    pool = current.query_pool()
+    futures = {name: pool.submit(job[0], store, site, *job[1:]) for name, job in jobs.items()}
     got = {name: future.result() for name, future in futures.items()}
     days = got["days"]
     chart = {"labels": [d["day"] for d in days], "touchpoints": [d["touchpoints"] for d in days],

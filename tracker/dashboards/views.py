@@ -5,8 +5,10 @@ from urllib.parse import urlparse
 from flask import flash, redirect, render_template, request, session, url_for
 
 from .. import current
-from ..store.sites import list_sites
-from . import accounts, bp
+from ..access import login_sites
+from ..store import accounts
+from ..store.sites import list_sites, may_see
+from . import bp
 from .security import login_required, start_session
 
 
@@ -20,9 +22,9 @@ def _safe_next(target):
 
 def my_sites():
     """The sites of the logged-in user as [{"site", "name"}], in name order."""
-    mine = set(session.get("sites", []))
-    return sorted(({"site": s["site"], "name": s["name"]} for s in list_sites(current.store()) if s["site"] in mine),
-                  key=lambda s: s["name"].lower())
+    mine = login_sites() or []
+    sites = ({"site": s["site"], "name": s["name"]} for s in list_sites(current.store()) if may_see(mine, s["site"]))
+    return sorted(sites, key=lambda s: s["name"].lower())
 
 
 @bp.get("/")
@@ -72,7 +74,7 @@ def invite():
     if request.method == "POST":
         try:
             token = accounts.create_invitation(current.store(), email, chosen, session["user_id"],
-                                               allowed=session.get("sites", []))
+                                               allowed=login_sites() or [])
         except accounts.AccountError as exc:
             error = str(exc)
         else:

@@ -1,10 +1,8 @@
 """Ingest: the pixel, /collect and the server API; validation, enrichment, hand-off to the writer."""
-import time
-from datetime import date
 from dataclasses import dataclass
 
 from ..store.writer import BatchWriter
-from .enrich import Salts, Sessions
+from .salts import Salts
 from .sites import SiteCache
 from .touchpoints import COLUMNS
 
@@ -15,7 +13,6 @@ class Ingest:
 
     sites: SiteCache
     writer: BatchWriter
-    sessions: Sessions
     salts: Salts
 
     def close(self):
@@ -27,23 +24,10 @@ class Ingest:
         self.writer.close()
 
 
-def _salt_store(store):
-    def load(day):
-        return store.query("SELECT min(salt) FROM salts WHERE day = %(day)s", {"day": day}).scalar() or None
-
-    def save(day, salt):
-        store.insert("salts", ["day", "salt"], [(date.fromisoformat(day), salt)])
-        # Forget old days: a deleted salt makes those hashes unlinkable for good.
-        cutoff = time.strftime("%Y-%m-%d", time.gmtime(time.time() - 2 * 86400))
-        store.execute("ALTER TABLE salts DELETE WHERE day < %(cutoff)s", {"cutoff": cutoff})
-
-    return load, save
-
-
 def start_ingest(store, settings):
-    """The site cache, the batch writer and the caches of one process."""
+    """The site cache, the batch writer and the salts of one process."""
     spool_root = settings["data_dir"] / "spool"
     writer = BatchWriter(store, COLUMNS, spool_root / store.database,
                          flush_seconds=settings["flush_seconds"], flush_rows=settings["flush_rows"])
     sites = SiteCache(store, spool_root / f"{store.database}-sites.json")
-    return Ingest(sites=sites, writer=writer, sessions=Sessions(), salts=Salts(*_salt_store(store)))
+    return Ingest(sites=sites, writer=writer, salts=Salts(store))

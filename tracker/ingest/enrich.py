@@ -1,14 +1,10 @@
-"""Enrichment: browser, OS, device and bot flag; channel; UTM fields; sessions; hashed IPs.
+"""Enrichment: browser, OS, device and bot flag; channel; UTM fields; hashed IPs.
 
-Pure functions of the request and a few in-memory caches; nothing here touches ClickHouse
-except the daily salt, which ``Salts`` reads through a callable.
+Pure functions of the request, with caches: nothing here depends on which worker or node
+answers, and nothing touches ClickHouse (the daily salt comes from ``salts.py``).
 """
 import hashlib
 import re
-import secrets
-import threading
-import time
-from collections import OrderedDict
 from functools import lru_cache
 from urllib.parse import parse_qsl, urlsplit
 
@@ -16,7 +12,6 @@ import crawleruseragents
 import user_agents
 
 UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
-SESSION_IDLE_SECONDS = 30 * 60
 
 SEARCH_ENGINES = re.compile(
     r"(^|\.)(google|bing|duckduckgo|yahoo|baidu|yandex|ecosia|qwant|startpage|naver|seznam|"
@@ -101,7 +96,8 @@ def referrer_channel(host):
 
 
 def channel_of(event_type, utm, query, referrer_host, page_host):
-    """The acquisition channel of one touchpoint; '' when the session's channel applies."""
+    """Where one touchpoint came from by its own data; '' when it has no source of its own
+    (a page view inside a visit, an in-page event): reports give it its visit's channel."""
     medium = utm["utm_medium"].lower()
     source = utm["utm_source"].lower()
     if event_type in OFFLINE_TYPES or medium == "offline":
@@ -119,76 +115,8 @@ def channel_of(event_type, utm, query, referrer_host, page_host):
     if source:
         return "referral"
     if referrer_host or event_type != "pageview":
-        return ""  # an internal navigation or an in-page event: the session's channel
+        return ""  # an internal navigation or an in-page event
     return "direct"
-
-
-class Sessions:
-    """Session ids and entry channels of visitors, kept for 30 idle minutes.
-
-    The snippet sends its own session id; this serves the pixel and the server API,
-    and carries a session's entry channel over to its internal navigations.
-    """
-
-    def __init__(self, capacity=200_000):
-        self._capacity = capacity
-        self._seen = OrderedDict()  # (site, visitor) -> [session id, last time, channel]
-        self._lock = threading.Lock()
-
-    def resolve(self, site, visitor, session_id, when, channel):
-        """(session id, channel) for a touchpoint at ``when`` (Unix seconds)."""
-        key = (site, visitor)
-        with self._lock:
-            known = self._seen.get(key)
-            fresh = known is None or when - known[1] > SESSION_IDLE_SECONDS or (
-                session_id and session_id != known[0])
-            if fresh:
-                sid = session_id or hashlib.sha1(f"{site}|{visitor}|{when}".encode()).hexdigest()[:16]
-                known = [sid, when, channel or "direct"]
-                self._seen[key] = known
-            else:
-                known[1] = max(known[1], when)
-                self._seen.move_to_end(key)
-                if channel == "direct":  # a reload mid-session keeps how the session came
-                    channel = ""
-            if len(self._seen) > self._capacity:
-                self._seen.popitem(last=False)
-            return known[0], channel or known[2]
-
-
-class Salts:
-    """A random salt per UTC day for hashing IP addresses; yesterday's becomes unknowable.
-
-    ``load(day)`` returns the stored salt of the day or None, ``save(day, salt)`` stores one;
-    both may fail (ClickHouse down), and then a salt of our own serves until they work.
-    """
-
-    def __init__(self, load, save):
-        self._load, self._save = load, save
-        self._day, self._salt = None, None
-        self._lock = threading.Lock()
-
-    def today(self, now=None):
-        day_number = int((now or time.time()) // 86400)
-        if day_number == self._day:  # the hot path: no lock, no formatting
-            return self._salt
-        with self._lock:
-            if day_number != self._day:
-                self._salt = self._fetch(time.strftime("%Y-%m-%d", time.gmtime(day_number * 86400)))
-                self._day = day_number
-            return self._salt
-
-    def _fetch(self, day):
-        try:
-            salt = self._load(day)
-            if salt is None:
-                self._save(day, secrets.token_hex(16))
-                salt = self._load(day)
-            if salt:
-                return salt
-        except Exception:  # ClickHouse down: a process-local salt keeps ingest going
-            pass
-        return secrets.token_hex(16)
 
 
 def hashed(salt, *parts):

@@ -22,7 +22,7 @@ The pieces, innermost first:
 5. ``funnel`` / ``people``: the figures, or the page of people.
 """
 from ..clock import DAY_MS
-from .rules import BREAKDOWNS, PERSON_BREAKDOWNS, Params, rule_sql
+from .rules import BREAKDOWNS, PERSON_BREAKDOWNS, RULE_COLUMNS, Params, rule_sql
 
 # On top of the store's limits (time, memory, spilling): the JIT compiles an expression after
 # its third use, which costs hundreds of milliseconds for these lambda-heavy queries and saves
@@ -77,6 +77,12 @@ def breakdown_sql(q):
     return BREAKDOWNS[q.breakdown]
 
 
+def uses_channel(q):
+    """Whether a rule, an exclusion or the breakdown reads the channel."""
+    rules = [stage["match"] for stage in q.journey["stages"]] + list(q.journey.get("exclude") or [])
+    return any("channel" in rule for rule in rules) or q.breakdown in ("channel", "first_touch_channel")
+
+
 def source_sql(q, lower_ms="%(start)s"):
     """Touchpoints of the site with person, ts, mask, excl and breakdown value."""
     visitor_filter = " AND visitor_id IN %(visitors)s" if q.visitors is not None else ""
@@ -86,17 +92,47 @@ def source_sql(q, lower_ms="%(start)s"):
     if q.person is not None:  # one person's page: their visitors may carry others' touchpoints
         q.params.values["person"] = q.person
         person_filter = " AND person = %(person)s"
+    until = "event_time <= toDateTime(intDiv(%(as_of)s, 1000))"
+    where = f"site = %(site)s AND is_bot = 0{visitor_filter} AND event_time >= toDateTime(intDiv({lower_ms}, 1000)) AND {until}"
+    # A visit that began up to a day before the range still gives its channel.
+    visits = (f"site = %(site)s{visitor_filter} AND event_time >= toDateTime(intDiv(greatest({lower_ms}, {DAY_MS}) - {DAY_MS}, 1000)) "
+              f"AND {until}")
+    touchpoints = touchpoints_sql(["visitor_id", "user_id", "event_id", TS] + list(RULE_COLUMNS), where,
+                                  visits if uses_channel(q) else None)
     return f"""SELECT {person_sql()} AS person, ts, event_id, mask, excl, value, channel
     FROM (
-        SELECT visitor_id, user_id, event_id, channel,
-               toUInt64(event_time) * 1000 + event_ms AS ts,
+        SELECT visitor_id, user_id, event_id, channel, ts,
                {mask_sql(q)} AS mask, {exclusion_sql(q)} AS excl, {breakdown_sql(q)} AS value
-        FROM events
-        WHERE site = %(site)s AND is_bot = 0{visitor_filter}
-          AND event_time >= toDateTime(intDiv({lower_ms}, 1000)) AND event_time <= toDateTime(intDiv(%(as_of)s, 1000))
+        FROM ({touchpoints})
     ) AS e
     ANY LEFT JOIN ({links_sql(visitor_filter)}) AS l USING visitor_id
     WHERE ts <= %(as_of)s{person_filter}"""
+
+
+# A touchpoint's time in milliseconds.
+TS = "toUInt64(event_time) * 1000 + event_ms AS ts"
+# The channel a touchpoint counts under: its own, unless it has none (a page view inside a
+# visit, an in-page event) or only "direct" (a reload): then its visit's, the channel of the
+# first touchpoint of the visit (the sender's session id) that had one; else direct.
+EFFECTIVE_CHANNEL = ("if(own_channel NOT IN ('', 'direct') OR visit_channel = '', "
+                     "if(own_channel = '', 'direct', own_channel), visit_channel)")
+
+
+def touchpoints_sql(columns, where, visits_where=None):
+    """``columns`` of the touchpoints matching ``where``, with ``channel``, the channel each counts
+    under; their visits are read from the touchpoints matching ``visits_where`` (None: each
+    touchpoint's own channel, or direct).
+
+    Visits are a read-time matter, so no worker's memory decides them: the same touchpoints
+    give the same channels in whatever order, batch or process they arrived."""
+    inner = f"SELECT {', '.join(columns)}, session_id, channel AS own_channel FROM events WHERE {where}"
+    if visits_where is None:
+        return f"SELECT *, if(own_channel = '', 'direct', own_channel) AS channel FROM ({inner}) AS t"
+    visits = f"""SELECT visitor_id, session_id, argMin(channel, toUInt64(event_time) * 1000 + event_ms) AS visit_channel
+            FROM events WHERE {visits_where} AND session_id != '' AND channel != ''
+            GROUP BY visitor_id, session_id"""
+    return f"""SELECT *, {EFFECTIVE_CHANNEL} AS channel FROM ({inner}) AS t
+        ANY LEFT JOIN ({visits}) AS v USING (visitor_id, session_id)"""
 
 
 # -- 2. timelines ------------------------------------------------------------------------

@@ -19,6 +19,11 @@ RULES = {
     "prop": "(has(prop_keys, {key}) AND prop_values[indexOf(prop_keys, {key})] = {value})",
 }
 
+# Columns of ``events`` that the templates above and the breakdowns below read (the channel
+# comes from the engine: a touchpoint's own, or its visit's).
+RULE_COLUMNS = ("type", "name", "path", "utm_source", "utm_medium", "utm_campaign", "prop_keys", "prop_values",
+                "browser", "device")
+
 # The fields a stage rule may name, in the editor's order, with the label people read there;
 # "path" picks "path_glob" when the value holds a '*'. The definition schema, the OpenAPI
 # document and the editor's form are all made from this table.
