@@ -1,6 +1,7 @@
 """The ``tracker`` command: migrate, sites, tokens, serving, the email pixel URL."""
 import json
 import os
+import subprocess
 import sys
 
 import click
@@ -132,6 +133,10 @@ def serve(bind, workers, threads):
         raise click.ClickException("the embedded store serves one process: use --workers 1 (with threads), "
                                    "or set TRACKER_CLICKHOUSE_URL to a ClickHouse server")
     workers = 1 if embedded else (workers or 2 * (os.cpu_count() or 1))
+    # Migrate (or refuse, with the reason) once, before the workers start; a separate process,
+    # so the embedded store is free again when gunicorn opens it.
+    if subprocess.run([sys.executable, "-m", "tracker", "migrate"]).returncode:
+        raise click.ClickException("not serving: the store could not be migrated (see above)")
     args = [sys.executable, "-m", "gunicorn", "--bind", bind, "--workers", str(workers),
             "--threads", str(threads), "--config", "python:tracker.gunicorn_conf", "tracker:create_app()"]
     os.execv(sys.executable, args)

@@ -2,7 +2,7 @@
 from them, and the API's tests validate real answers against them, so neither drifts."""
 from marshmallow import Schema, fields
 
-from ..journeys.definitions import JourneySchema
+from ..journeys.definitions import JourneySchema, WindowSchema
 
 Ms = fields.Integer  # a time in Unix milliseconds
 
@@ -65,7 +65,7 @@ class FunnelSchema(Schema):
 
     journey = fields.String(required=True)
     order = fields.String(required=True)
-    window_days = fields.Integer(required=True)
+    window = fields.Nested(WindowSchema, required=True)
     from_ = _ms("First entry time", data_key="from", required=True)
     to = _ms("Last entry time", required=True)
     as_of = _ms("The time the figures are as of", required=True)

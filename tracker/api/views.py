@@ -84,7 +84,7 @@ def funnel(site, journey_id, query):
     journey = _journey(site, journey_id)
     start, end, as_of = query["start"], query["end"], query["as_of"]
     result = reports.funnel(current.store(), journey, site, start, end, as_of, query["breakdown"])
-    return dict(result, journey=journey_id, order=journey["order"], window_days=journey["window_days"],
+    return dict(result, journey=journey_id, order=journey["order"], window=journey["window"],
                 **{"from": start, "to": end, "as_of": as_of})
 
 

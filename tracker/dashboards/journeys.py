@@ -143,7 +143,7 @@ def _who_and_when(rows, journey, as_of):
     say where they stand: whole days at their stage and since their last touchpoint, and
     when the window from their entry closes (or closed)."""
     traits = _traits([r["person"] for r in rows])
-    window = journey["window_days"] * DAY_MS
+    window = definitions.window_ms(journey)
     return [dict(r, traits=traits.get(r["person"], {}), days_at_stage=(as_of - r["stage_time_ms"]) // DAY_MS,
                  days_silent=(as_of - r["last_touch_ms"]) // DAY_MS, window_ends_ms=r["entered_ms"] + window)
             for r in rows]

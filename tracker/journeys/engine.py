@@ -22,7 +22,8 @@ The pieces, innermost first:
 5. ``funnel`` / ``people``: the figures, or the page of people.
 """
 from ..clock import DAY_MS
-from .rules import BREAKDOWNS, PERSON_BREAKDOWNS, RULE_COLUMNS, Params, rule_sql
+from .definitions import window_ms
+from .rules import BREAKDOWNS, ENTRY_BREAKDOWNS, PERSON_BREAKDOWNS, RULE_COLUMNS, Params, rule_sql
 
 # On top of the store's limits (time, memory, spilling): the JIT compiles an expression after
 # its third use, which costs hundreds of milliseconds for these lambda-heavy queries and saves
@@ -30,13 +31,30 @@ from .rules import BREAKDOWNS, PERSON_BREAKDOWNS, RULE_COLUMNS, Params, rule_sql
 QUERY_SETTINGS = {"compile_expressions": 0}
 
 
-class Query:
-    """The parameters of one run: journey, site, range (ms), as_of (ms), breakdown."""
+# Work per person is bounded, so one person with tens of thousands of touchpoints (a cookieless
+# office behind one address) neither breaks nor slows a journey: their latest touchpoints and
+# attempts count (the state says it was capped).
+TIMELINE_CAP = 10_000
+ENTRY_CAP = 1_000
+TOUCH_TIMES_CAP = 1_000
 
-    def __init__(self, journey, site, start_ms, end_ms, as_of_ms, breakdown=None, visitors=None, person=None):
+
+class Query:
+    """The parameters of one run: journey, site, range (ms), as_of (ms), breakdown.
+
+    ``values``: the entry breakdowns carried per attempt (default: the one asked for);
+    ``state``: the run computes journey state (every clean attempt, every breakdown)."""
+
+    def __init__(self, journey, site, start_ms, end_ms, as_of_ms, breakdown=None, visitors=None, person=None,
+                 state=False):
         self.journey = journey
+        self.state = state
+        if state:
+            self.values = list(ENTRY_BREAKDOWNS)
+        else:
+            self.values = [breakdown] if breakdown and breakdown not in PERSON_BREAKDOWNS else []
         self.k = len(journey["stages"])
-        self.window_ms = journey["window_days"] * DAY_MS
+        self.window_ms = window_ms(journey)
         self.stall_ms = journey["stall_after_days"] * DAY_MS
         self.order = journey.get("order", "ordered")
         self.breakdown = breakdown
@@ -72,15 +90,21 @@ def exclusion_sql(q):
 
 
 def breakdown_sql(q):
-    if not q.breakdown:
-        return "''"
-    return BREAKDOWNS[q.breakdown]
+    """The entry breakdown values a touchpoint carries, as an array (``q.values`` order)."""
+    if not q.values:
+        return "emptyArrayString()"
+    return "[" + ", ".join(BREAKDOWNS[name] for name in q.values) + "]"
+
+
+def person_level(q):
+    """Whether the person-level breakdowns (first touch) are computed: over all their history."""
+    return q.state or q.breakdown in PERSON_BREAKDOWNS
 
 
 def uses_channel(q):
-    """Whether a rule, an exclusion or the breakdown reads the channel."""
+    """Whether a rule, an exclusion or a breakdown reads the channel."""
     rules = [stage["match"] for stage in q.journey["stages"]] + list(q.journey.get("exclude") or [])
-    return any("channel" in rule for rule in rules) or q.breakdown in ("channel", "first_touch_channel")
+    return any("channel" in rule for rule in rules) or "channel" in q.values or person_level(q)
 
 
 def source_sql(q, lower_ms="%(start)s"):
@@ -138,15 +162,20 @@ def touchpoints_sql(columns, where, visits_where=None):
 # -- 2. timelines ------------------------------------------------------------------------
 
 def timeline_columns(q):
-    """Per person: sorted arrays of their relevant touchpoints (a GROUP BY person)."""
+    """Per person: sorted arrays of their relevant touchpoints (a GROUP BY person), the latest
+    ``TIMELINE_CAP`` of them."""
     # strict mode needs every touchpoint: any other one between two stages ends an attempt.
     keep = "1" if q.order == "strict" else "mask != 0 OR excl != 0"
-    first_touch = "argMin(channel, ts)" if q.breakdown in PERSON_BREAKDOWNS else "''"
-    return [
-        f"arraySort(groupUniqArrayIf((ts, event_id, mask, excl, value), ({keep}) AND ts <= %(end)s + %(window)s)) AS ev",
+    first_touch = "argMin(channel, ts)" if person_level(q) else "''"
+    columns = [
+        f"arraySort(groupUniqArrayIf((ts, event_id, mask, excl, value), ({keep}) AND ts <= %(end)s + %(window)s)) AS ev_all",
+        f"arraySlice(ev_all, -{TIMELINE_CAP}) AS ev", f"toUInt8(length(ev_all) > {TIMELINE_CAP}) AS capped",
         "arrayMap(x -> x.1, ev) AS T", "arrayMap(x -> x.3, ev) AS M", "arrayMap(x -> x.4, ev) AS X",
         "arrayMap(x -> x.5, ev) AS B", "max(ts) AS last_ts", f"{first_touch} AS first_channel",
     ]
+    if q.state:  # every touchpoint's time, for the silences between them (stalled, reactivated)
+        columns.append(f"arraySlice(arraySort(groupUniqArray(ts)), -{TOUCH_TIMES_CAP}) AS touch_times")
+    return columns
 
 
 # -- 3. attempts -------------------------------------------------------------------------
@@ -276,23 +305,36 @@ def _popcounts(k):
     return "[" + ",".join(str(bin(s).count("1")) for s in range(1 << k)) + "]"
 
 
+def any_candidates_sql(q):
+    """Indexes (in time order) of the touchpoints an 'any' attempt at t0 may use: for each
+    stage, the first k that match it within the window. No more are needed: a matching that
+    used a later one for stage j could swap it for one of those k that no other stage took,
+    and be done no later. This bounds the work per attempt by k² touchpoints, however many
+    the person has."""
+    per_stage = [f"arraySlice(arrayFilter(i -> bitTest(M[i], {j}) AND T[i] >= t0 AND T[i] <= t0 + %(window)s, "
+                 f"arrayEnumerate(T)), 1, {q.k})" for j in range(q.k)]
+    return f"arraySort(arrayDistinct(arrayConcat({', '.join(per_stage)})))"
+
+
 def any_times_sql(q):
     """'any' order: stages done = the largest matching of stages to distinct touchpoints
     in [t0, t], computed with Hall's theorem over every subset S of stages:
-    k - max(|S| - #touchpoints matching a stage of S), at each time ``tend`` of ``GA``."""
+    k - max(|S| - #touchpoints matching a stage of S), at each time ``tend`` of ``GA``,
+    over the candidate touchpoints ``TC``/``MC`` only."""
     k = q.k
-    count = (f"{k} - arrayReduce('max', arrayMap(S -> toInt64(POP[S + 1]) - arrayCount((t, m) -> t >= t0 "
-             f"AND t <= tend AND bitAnd(m, S) != 0, T, M), range({1 << k})))")
+    count = (f"{k} - arrayReduce('max', arrayMap(S -> toInt64(POP[S + 1]) - arrayCount((t, m) -> "
+             f"t <= tend AND bitAnd(m, S) != 0, TC, MC), range({1 << k})))")
     times = ", ".join(f"arrayFirst((t, c) -> c >= {j}, GA, C)" for j in range(1, k + 1))
-    reached = "arraySort(arrayDistinct(arrayFilter((t, m) -> m != 0 AND t >= t0 AND t <= t0 + %(window)s, T, M)))"
-    return (f"arrayMap((GA, POP) -> arrayMap(C -> [{times}], [arrayMap(tend -> {count}, GA)])[1], "
-            f"[{reached}], [{_popcounts(k)}])[1]")
+    return (f"arrayMap(I -> arrayMap((TC, MC, GA, POP) -> arrayMap(C -> [{times}], [arrayMap(tend -> {count}, GA)])[1], "
+            f"[arrayMap(i -> T[i], I)], [arrayMap(i -> M[i], I)], [arrayDistinct(arrayMap(i -> T[i], I))], "
+            f"[{_popcounts(k)}])[1], [{any_candidates_sql(q)}])[1]")
 
 
 def entries_sql(q):
-    """Entry times of attempts: stage-1 touchpoints (any stage's, for 'any') in the range."""
+    """Entry times of attempts: stage-1 touchpoints (any stage's, for 'any') in the range, the
+    latest ``ENTRY_CAP`` of them."""
     test = "m != 0" if q.order == "any" else "bitTest(m, 0)"
-    return f"arrayDistinct(arrayFilter((t, m) -> {test} AND t >= %(start)s AND t <= %(end)s, T, M))"
+    return f"arraySlice(arrayDistinct(arrayFilter((t, m) -> {test} AND t >= %(start)s AND t <= %(end)s, T, M)), -{ENTRY_CAP})"
 
 
 def attempt_sql(q):
@@ -306,11 +348,29 @@ def attempt_sql(q):
             f"B[arrayFirstIndex((t, m) -> t = t0 AND {entry_bit}, T, M)]), [{builders[q.order](q)}])[1]")
 
 
+def timeline_args(q):
+    """The timeline columns an attempt reads, passed as arguments of an outer lambda:
+    18.16 does not see a subquery column that only nested lambdas use."""
+    return "T, M, X, B" + ("" if q.order == "any" else f", {TABLES}")
+
+
+def _bound(q, body):
+    args = timeline_args(q)
+    return f"arrayMap(({args}) -> {body}, {', '.join(f'[{a}]' for a in args.split(', '))})[1]"
+
+
+def clean_attempts_sql(q, bound=True):
+    """Every clean attempt of the person (no exclusion inside it), oldest entry first, as
+    (stages reached, entry, stage times, 0, the entry's breakdown values)."""
+    clean = f"arrayFilter(a -> a.4 = 0, arrayMap(t0 -> {attempt_sql(q)}, {entries_sql(q)}))"
+    return _bound(q, clean) if bound else clean
+
+
 # -- 4. persons --------------------------------------------------------------------------
 
 def timelines_sql(q):
     """One row per person with an entry in the range: timeline arrays and group tables."""
-    lower = "0" if q.breakdown in PERSON_BREAKDOWNS else "%(start)s"
+    lower = "0" if person_level(q) else "%(start)s"
     groups = [] if q.order == "any" else group_columns(q)
     return f"""SELECT person,
         {", ".join(timeline_columns(q) + groups)}
@@ -319,15 +379,25 @@ def timelines_sql(q):
     HAVING arrayExists((t, m) -> m != 0 AND t >= %(start)s AND t <= %(end)s, T, M)"""
 
 
+# An attempt's rank: (stages, entry) as one number (t0 < 2^42 ms, the year 2109): the furthest
+# wins, the latest entry among equally far ones.
+ATTEMPT_KEY = "a.1 * 4398046511104 + a.2"
+
+
 def best_attempt_sql(q):
     """[the furthest clean attempt (the latest entry among equally far ones)], or [] when
-    no attempt is clean. The timeline columns enter as arguments of the outer lambda:
-    18.16 does not see a subquery column that only nested lambdas use."""
-    args = "T, M, X, B" + ("" if q.order == "any" else f", {TABLES}")
-    key = "arrayMap(a -> a.1 * 4398046511104 + a.2, A)"  # (stages, entry): t0 < 2^42 ms, year 2109
-    clean = f"arrayFilter(a -> a.4 = 0, arrayMap(t0 -> {attempt_sql(q)}, {entries_sql(q)}))"
-    pick = f"arrayMap(A -> A[indexOf({key}, arrayReduce('max', {key}))], arrayFilter(A -> notEmpty(A), [{clean}]))"
-    return f"arrayMap(({args}) -> {pick}, {', '.join(f'[{a}]' for a in args.split(', '))})[1]"
+    no attempt is clean."""
+    key = f"arrayMap(a -> {ATTEMPT_KEY}, A)"
+    pick = (f"arrayMap(A -> A[indexOf({key}, arrayReduce('max', {key}))], "
+            f"arrayFilter(A -> notEmpty(A), [{clean_attempts_sql(q, bound=False)}]))")
+    return _bound(q, pick)
+
+
+def bd_sql(q, attempt):
+    """The breakdown value of a person's chosen attempt (or of the person, for first touch)."""
+    if q.breakdown in PERSON_BREAKDOWNS:
+        return "first_channel"
+    return f"({attempt})[1]" if q.values else "''"
 
 
 def persons_sql(q):
@@ -336,10 +406,20 @@ def persons_sql(q):
     The attempts are an array per person, chosen from in the same SELECT (an ARRAY JOIN of
     one element binds the choice): on 18.16 every level of subquery is analysed again by
     each level above it, so levels cost."""
-    bd = "first_channel" if q.breakdown in PERSON_BREAKDOWNS else "best.5"
-    return f"""SELECT person, best.1 AS stage, best.2 AS entry, best.3 AS times, last_ts, {bd} AS bd
+    return f"""SELECT person, best.1 AS stage, best.2 AS entry, best.3 AS times, last_ts, {bd_sql(q, "best.5")} AS bd
     FROM ({timelines_sql(q)})
     ARRAY JOIN {best_attempt_sql(q)} AS best"""
+
+
+def state_sql(q):
+    """What journey state keeps of each person with an attempt (see ``journeys/state.py``):
+    every clean attempt (entry, stages, stage times, every entry breakdown), the first
+    touch's channel, the last touchpoint, the times of their touchpoints, capped or not."""
+    return f"""SELECT person, arrayMap(a -> a.2, A) AS a_entry, arrayMap(a -> a.1, A) AS a_stage,
+        arrayMap(a -> a.3, A) AS a_times, arrayMap(a -> a.5, A) AS a_values,
+        first_channel, last_ts, touch_times, capped
+    FROM (SELECT person, {clean_attempts_sql(q)} AS A, first_channel, last_ts, touch_times, capped
+          FROM ({timelines_sql(q)}))"""
 
 
 # The people-list statuses, with how a list of them is headed ("people who … stage J");

@@ -4,6 +4,7 @@ import json
 
 from ..clock import DAY_MS
 from . import engine
+from .definitions import window_ms
 from .engine import QUERY_SETTINGS, Query
 
 
@@ -79,7 +80,7 @@ def decode_cursor(text):
 
 def _stage_info(journey, stage, entry, times, last_ts, as_of_ms):
     """Stage number and name, stage times, status of one person in one journey."""
-    q_window = journey["window_days"] * DAY_MS
+    q_window = window_ms(journey)
     k = len(journey["stages"])
     stalled = 0 < stage < k and last_ts < as_of_ms - journey["stall_after_days"] * DAY_MS
     if stage == k:

@@ -48,6 +48,8 @@ BREAKDOWNS = {
     "first_touch_channel": "channel",
 }
 PERSON_BREAKDOWNS = {"first_touch_channel"}
+# The breakdowns of an attempt's entry touchpoint, in the order journey state keeps them.
+ENTRY_BREAKDOWNS = tuple(name for name in BREAKDOWNS if name not in PERSON_BREAKDOWNS)
 
 
 def glob_regex(pattern):
