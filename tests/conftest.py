@@ -66,7 +66,7 @@ def test_config(backend, request, tmp_path):
 @pytest.fixture
 def app(test_config):
     """The app on a fresh, migrated database; dropped afterwards."""
-    app = create_app(dict(test_config, flush_seconds=0.2))
+    app = create_app(dict(test_config, flush_seconds=0.2, journey_worker=False))
     app.config["TESTING"] = True
     yield app
     close_app(app)

@@ -43,6 +43,10 @@ def create_app(test_config=None):
     app.config["SECRET_KEY"] = settings["secret_key"] or shared_secret(store, "session_key")
     app.extensions["store"] = store
     app.extensions["tracker"] = start_ingest(store, settings)
+    if settings["journey_worker"]:
+        from .worker import JourneyWorker
+
+        app.extensions["journey_worker"] = JourneyWorker(store).start()
     # Threads that run the independent queries of one page together (overview, funnel comparison).
     app.extensions["query_pool"] = ThreadPoolExecutor(max_workers=8, thread_name_prefix="dashboard-query")
 
@@ -55,6 +59,8 @@ def create_app(test_config=None):
 
 def close_app(app):
     """Flush the writer and stop the app's threads; safe to call twice."""
+    if "journey_worker" in app.extensions:
+        app.extensions["journey_worker"].stop()
     app.extensions["tracker"].close()
     app.extensions["query_pool"].shutdown(wait=False)
     _open_apps.discard(app)
@@ -67,13 +73,19 @@ def _close_open_apps():
 
 
 def _healthz():
-    """Liveness: whether ClickHouse answers, and the batch writer's state (503 when its thread died)."""
+    """Liveness: whether ClickHouse answers, and the state of this process's background threads
+    (the batch writer, the journey worker): 503 when one of them died."""
     from flask import current_app
 
     writer = current_app.extensions["tracker"].writer.health()
-    body = {"ok": writer["ok"], "clickhouse": current_app.extensions["store"].ping(), "writer": writer,
+    body = {"clickhouse": current_app.extensions["store"].ping(), "writer": writer,
             "spooled_segments": writer["spooled_segments"]}
-    return body, 200 if writer["ok"] else 503
+    threads = [writer]
+    if "journey_worker" in current_app.extensions:
+        body["journey_worker"] = current_app.extensions["journey_worker"].health()
+        threads.append(body["journey_worker"])
+    body["ok"] = all(t["ok"] for t in threads)
+    return body, 200 if body["ok"] else 503
 
 
 def _register_blueprints(app):

@@ -170,13 +170,14 @@ def pixel_url(base, site, uid, campaign, source):
 
 
 def _add_groups():
-    """The command groups of the journey engine, the dashboards, the spool and the demo."""
+    """The command groups of the journey engine, the dashboards, the spool, the worker and the demo."""
     from .dashboards.cli import user
     from .demo import demo
     from .ingest.cli import spool
     from .journeys.cli import journey
+    from .worker.cli import worker
 
-    for command in (journey, user, spool, demo):
+    for command in (journey, user, spool, worker, demo):
         main.add_command(command)
 
 

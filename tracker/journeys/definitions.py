@@ -178,6 +178,14 @@ def list_all(store, site):
     return [_stored(r[1], r[0]) for r in rows]
 
 
+def list_every(store):
+    """Every live journey of every site: [(site, definition with its id)]."""
+    rows = store.query("""
+        SELECT site, journey_id, argMax(definition, version) AS d, argMax(deleted, version) AS gone
+        FROM journeys GROUP BY site, journey_id HAVING gone = 0 ORDER BY site, journey_id""")
+    return [(r[0], _stored(r[2], r[1])) for r in rows]
+
+
 def get(store, site, journey_id):
     """One journey's definition with its id, or None."""
     rows = store.query("""

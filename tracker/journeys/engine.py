@@ -384,20 +384,25 @@ def timelines_sql(q):
 ATTEMPT_KEY = "a.1 * 4398046511104 + a.2"
 
 
+def pick_best_sql(attempts):
+    """[the furthest of ``attempts`` (the latest entry among equally far ones)], or []."""
+    key = f"arrayMap(a -> {ATTEMPT_KEY}, A)"
+    return f"arrayMap(A -> A[indexOf({key}, arrayReduce('max', {key}))], arrayFilter(A -> notEmpty(A), [{attempts}]))"
+
+
 def best_attempt_sql(q):
     """[the furthest clean attempt (the latest entry among equally far ones)], or [] when
     no attempt is clean."""
-    key = f"arrayMap(a -> {ATTEMPT_KEY}, A)"
-    pick = (f"arrayMap(A -> A[indexOf({key}, arrayReduce('max', {key}))], "
-            f"arrayFilter(A -> notEmpty(A), [{clean_attempts_sql(q, bound=False)}]))")
-    return _bound(q, pick)
+    return _bound(q, pick_best_sql(clean_attempts_sql(q, bound=False)))
 
 
 def bd_sql(q, attempt):
     """The breakdown value of a person's chosen attempt (or of the person, for first touch)."""
     if q.breakdown in PERSON_BREAKDOWNS:
         return "first_channel"
-    return f"({attempt})[1]" if q.values else "''"
+    if not q.breakdown:
+        return "''"
+    return f"({attempt})[{q.values.index(q.breakdown) + 1}]"
 
 
 def persons_sql(q):
@@ -463,6 +468,9 @@ def funnel_figures(q):
     reached = [f"countIf(stage >= {j})" for j in stages]
     in_progress = [f"countIf(stage = {j} AND {open_})" if j < k else "toUInt64(0)" for j in stages]
     dropped = [f"countIf(stage = {j} AND NOT ({open_}))" if j < k else "toUInt64(0)" for j in stages]
+    # Stalled at j: no touchpoint for stall_after_days (the drop-off to act on while the window is open).
+    stalled = [f"countIf(stage = {j} AND last_ts < %(as_of)s - {q.stall_ms})" if j < k else "toUInt64(0)"
+               for j in stages]
     from_prev = [_quantiles(f"times[{j}] - times[{max(j - 1, 1)}]", f"stage >= {j}") for j in stages]
     from_start = [_quantiles(f"times[{j}] - times[1]", f"stage >= {j}") for j in stages]
     return [
@@ -470,25 +478,28 @@ def funnel_figures(q):
         f"[{', '.join(reached)}] AS reached",
         f"[{', '.join(in_progress)}] AS in_progress",
         f"[{', '.join(dropped)}] AS dropped",
+        f"[{', '.join(stalled)}] AS stalled",
         f"[{', '.join(from_prev)}] AS from_previous",
         f"[{', '.join(from_start)}] AS from_start",
     ]
 
 
-def funnel_sql(q):
-    """The funnel: one row of figures, plus one per breakdown value when asked."""
+def funnel_sql(q, persons=None):
+    """The funnel: one row of figures, plus one per breakdown value when asked. ``persons``: the
+    SQL of each person's chosen attempt (default: the live engine's; journey state has its own)."""
     figures = ",\n        ".join(funnel_figures(q))
+    persons = persons or persons_sql(q)
     if not q.breakdown:
-        return f"SELECT 1 AS total, '' AS value,\n        {figures}\n    FROM ({persons_sql(q)})"
+        return f"SELECT 1 AS total, '' AS value,\n        {figures}\n    FROM ({persons})"
     return f"""SELECT grp.1 AS total, grp.2 AS value,
         {figures}
-    FROM ({persons_sql(q)})
+    FROM ({persons})
     ARRAY JOIN [(toUInt8(0), bd), (toUInt8(1), '')] AS grp
     GROUP BY total, value
     ORDER BY total DESC, people DESC, value"""
 
 
-def people_sql(q, status, stage=None, descending=True, cursor=None, limit=50):
+def people_sql(q, status, stage=None, descending=True, cursor=None, limit=50, persons=None):
     """One page of people with the status, newest (or oldest) last touchpoint first."""
     where = status_sql(q, stage)[status]
     if cursor is not None:
@@ -498,7 +509,7 @@ def people_sql(q, status, stage=None, descending=True, cursor=None, limit=50):
     direction = "DESC" if descending else "ASC"
     q.params.values["limit"] = limit
     return f"""SELECT person, stage, entry, times, last_ts
-    FROM ({persons_sql(q)})
+    FROM ({persons or persons_sql(q)})
     WHERE {where}
     ORDER BY last_ts {direction}, person {direction}
     LIMIT %(limit)s"""
