@@ -46,6 +46,8 @@ class StageFiguresSchema(Schema):
     reached = fields.Integer(required=True)
     in_progress = fields.Integer(required=True, metadata={"description": "At this stage, window still open"})
     dropped = fields.Integer(required=True, metadata={"description": "At this stage, window closed"})
+    stalled = fields.Integer(required=True, metadata={"description": "At this stage, and no touchpoint for "
+                                                                     "stall_after_days"})
     conversion_from_previous = _maybe(fields.Float)
     conversion_from_start = _maybe(fields.Float)
     median_seconds_from_previous = _maybe(fields.Float)
