@@ -21,6 +21,19 @@ SELECT site, visitor_id, user_id, now() AS inserted_at FROM events GROUP BY site
 CREATE MATERIALIZED VIEW IF NOT EXISTS journey_changes_identities_mv TO journey_changes AS
 SELECT site, visitor_id, user_id, now() AS inserted_at FROM identities GROUP BY site, visitor_id, user_id;
 
+-- A person's visitor ids include those whose touchpoints carry the person's user id without an
+-- identify having linked them (an import, a server-side event): identities_by_user learns them
+-- from the touchpoints too, so a person's page and the worker find all of their touchpoints.
+CREATE MATERIALIZED VIEW IF NOT EXISTS identities_by_user_events_mv TO identities_by_user AS
+SELECT site, user_id, visitor_id, max(event_time) AS linked_at FROM events
+WHERE user_id != '' AND NOT startsWith(visitor_id, 'u:')
+GROUP BY site, user_id, visitor_id;
+
+INSERT INTO identities_by_user
+SELECT site, user_id, visitor_id, max(event_time) AS linked_at FROM events
+WHERE user_id != '' AND NOT startsWith(visitor_id, 'u:')
+GROUP BY site, user_id, visitor_id;
+
 -- One row per (site, journey, person) with an attempt, the newest version wins. ``build``
 -- names the definition and engine it was computed with; rows of another build are not read.
 -- Attempts are parallel arrays, oldest entry first: entry time, stages reached, the time each

@@ -51,7 +51,8 @@ def assert_transitions_replay(store, site, journey_id, build):
                               "WHERE site = %(site)s AND journey_id = %(j)s AND build = %(b)s",
                               {"site": site, "j": journey_id, "b": build}))
     rows = store.query("""SELECT person, kind, run_ms, from_stage, to_stage, at_ms FROM journey_transitions
-        WHERE site = %(site)s AND journey_id = %(j)s ORDER BY detected_ms, at_ms""", {"site": site, "j": journey_id})
+        WHERE site = %(site)s AND journey_id = %(j)s AND build = %(b)s ORDER BY detected_ms, at_ms""",
+                       {"site": site, "j": journey_id, "b": build})
     by_person = {}
     for person, kind, run_ms, from_stage, to_stage, at_ms in rows:
         by_person.setdefault(person, []).append(transitions.Transition(kind, run_ms, from_stage, to_stage, at_ms, 0))
@@ -66,7 +67,7 @@ def count_transitions(store, site):
     return store.query("SELECT count() FROM journey_transitions WHERE site = %(site)s", {"site": site}).scalar()
 
 
-@settings(max_examples=int(os.environ.get("PROPERTY_EXAMPLES", 15)), deadline=None,
+@settings(max_examples=int(os.environ.get("PROPERTY_EXAMPLES", 8)), deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(journey=JOURNEYS, edited=st.one_of(st.none(), JOURNEYS), specs=st.lists(EVENT, min_size=1, max_size=10),
        cuts=st.lists(st.integers(0, 10), max_size=3), shuffle=st.randoms(use_true_random=False),

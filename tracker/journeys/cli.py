@@ -61,3 +61,19 @@ def list_(site, as_json):
     for j in journeys:
         stages = " → ".join(s["name"] for s in j["stages"])
         click.echo(f"{j['id']}  {j['name']}  [{j['order']}, {j['window']['value']} {j['window']['unit']}s]  {stages}")
+
+
+@journey.command("rebuild")
+@click.argument("journey_id")
+@click.option("--site", required=True, help="The site key.")
+def rebuild(journey_id, site):
+    """Compute the journey's state again from all its touchpoints (the journey worker does it
+    in the background; reads use the live engine until it is ready)."""
+    from . import state
+
+    store = _store()
+    found = definitions.request_rebuild(store, site, journey_id)
+    if found is None:
+        raise click.ClickException(f"no journey {journey_id!r} on site {site!r}")
+    click.echo(f"journey {journey_id} will be rebuilt (build {state.build_of(found)}); "
+               f"follow it with `tracker worker --status`")

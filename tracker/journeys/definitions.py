@@ -102,6 +102,9 @@ class JourneySchema(Schema):
                          validate=validate.Length(min=1, max=MAX_STAGES))
     exclude = fields.List(fields.Nested(MatchSchema), load_default=list, validate=validate.Length(max=20))
     description = fields.String(load_default="", validate=validate.Length(max=2000))
+    # When a rebuild of its state was last asked for (`tracker journey rebuild`); a new value
+    # is a new build, with a history of transitions of its own.
+    rebuilt_at = fields.Integer(load_default=None)
 
     @validates_schema
     def _any_is_small(self, data, **kwargs):
@@ -121,6 +124,8 @@ class JourneySchema(Schema):
         data["window_days"] = data["window"]["value"] if data["window"]["unit"] == "day" else None
         if data["window_days"] is None:
             del data["window_days"]
+        if data.get("rebuilt_at") is None:
+            data.pop("rebuilt_at", None)
         return data
 
 
@@ -159,6 +164,16 @@ def save(store, site, journey_id, definition):
     """Store (create or replace) a validated definition."""
     store.insert("journeys", COLUMNS, [(site, journey_id, json.dumps(definition, sort_keys=True), 0,
                                         time.time_ns())])
+
+
+def request_rebuild(store, site, journey_id):
+    """Ask for the journey's state to be computed again (a new build); the definition, or None."""
+    found = get(store, site, journey_id)
+    if found is None:
+        return None
+    found["rebuilt_at"] = int(time.time() * 1000)
+    save(store, site, journey_id, {k: v for k, v in found.items() if k != "id"})
+    return found
 
 
 def delete(store, site, journey_id):

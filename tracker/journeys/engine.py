@@ -33,9 +33,11 @@ QUERY_SETTINGS = {"compile_expressions": 0}
 
 # Work per person is bounded, so one person with tens of thousands of touchpoints (a cookieless
 # office behind one address) neither breaks nor slows a journey: their latest touchpoints and
-# attempts count (the state says it was capped).
-TIMELINE_CAP = 10_000
-ENTRY_CAP = 1_000
+# attempts count (the state says it was capped). The bound is on their product: ClickHouse
+# copies what an attempt's lambda reads for each attempt, so memory grows with entries times
+# touchpoints (50,000 of each asked for a terabyte).
+TIMELINE_CAP = 2_000
+ENTRY_CAP = 200
 TOUCH_TIMES_CAP = 1_000
 
 
@@ -311,8 +313,10 @@ def any_candidates_sql(q):
     used a later one for stage j could swap it for one of those k that no other stage took,
     and be done no later. This bounds the work per attempt by k² touchpoints, however many
     the person has."""
-    per_stage = [f"arraySlice(arrayFilter(i -> bitTest(M[i], {j}) AND T[i] >= t0 AND T[i] <= t0 + %(window)s, "
-                 f"arrayEnumerate(T)), 1, {q.k})" for j in range(q.k)]
+    # Element-wise lambdas only: a lambda that indexes a captured array gets a copy of it per
+    # element, quadratic in the timeline.
+    per_stage = [f"arraySlice(arrayFilter((i, t, m) -> bitTest(m, {j}) AND t >= t0 AND t <= t0 + %(window)s, "
+                 f"arrayEnumerate(T), T, M), 1, {q.k})" for j in range(q.k)]
     return f"arraySort(arrayDistinct(arrayConcat({', '.join(per_stage)})))"
 
 

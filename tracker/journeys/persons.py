@@ -5,6 +5,8 @@ the visitor id (``engine.person_sql``). One person's visitors are found through
 ``identities_by_user`` (a range scan), and their touchpoints through the events' primary
 key (site, visitor_id, …), so a person's page never scans the site.
 """
+import re
+
 from . import definitions, reports
 from .engine import TS, links_sql, person_sql, touchpoints_sql
 
@@ -37,34 +39,47 @@ def traits_of(store, site, user_ids):
     return found
 
 
+def words(text):
+    """The lower-case words of ``text``, as the search index splits them (letters and digits)."""
+    return re.findall(r"[^\W_]+", text.lower())
+
+
+def _matches(text, values):
+    """Whether ``text`` starts one of ``values`` (lower-cased), or each of its words starts a
+    word of them: how the search matches."""
+    text = text.lower()
+    if any(value.lower().startswith(text) for value in values):
+        return True
+    known = [w for value in values for w in words(value)]
+    return bool(words(text)) and all(any(k.startswith(w) for k in known) for w in words(text))
+
+
 def search(store, site, text, limit=20):
-    """People whose user id, email, name or company contains ``text`` (case-insensitive)."""
-    params = {"site": site, "q": text, "keys": list(SEARCH_TRAITS), "limit": limit}
-    # Any version of a trait may match; the newest values are checked again after grouping.
-    rows = store.query("""
-        SELECT user_id, groupArray(key) AS keys, groupArray(newest) AS vals FROM (
-            SELECT user_id, key, argMax(value, (updated_at, updated_ms)) AS newest
-            FROM persons ARRAY JOIN trait_keys AS key, trait_values AS value
-            WHERE site = %(site)s AND user_id IN (
-                SELECT user_id FROM persons WHERE site = %(site)s AND (
-                    positionCaseInsensitiveUTF8(user_id, %(q)s) > 0
-                    OR arrayExists((k, v) -> has(%(keys)s, k) AND positionCaseInsensitiveUTF8(v, %(q)s) > 0,
-                                   trait_keys, trait_values)))
-            GROUP BY user_id, key)
-        GROUP BY user_id
-        HAVING positionCaseInsensitiveUTF8(user_id, %(q)s) > 0
-            OR arrayExists((k, v) -> has(%(keys)s, k) AND positionCaseInsensitiveUTF8(v, %(q)s) > 0, keys, vals)
-        ORDER BY user_id LIMIT %(limit)s""", params)
-    found = [{"person": r[0], "traits": dict(zip(r[1], r[2]))} for r in rows]
-    if not any(p["person"] == text for p in found) and _known_user(store, site, text):
-        found.insert(0, {"person": text, "traits": {}})
+    """People whose email, name, company or user id ``text`` starts, or whose words start with
+    each word of ``text`` ("ann arb", "acme"), from the search index (``person_search``)."""
+    whole, wanted = text.strip().lower(), words(text)
+    if not whole:
+        return []
+    prefixes = [whole] + wanted
+    ranges = " OR ".join(f"(token >= %(w{i})s AND token < %(e{i})s)" for i in range(len(prefixes)))
+    params = {"site": site, "limit": 200}
+    for i, prefix in enumerate(prefixes):
+        params[f"w{i}"], params[f"e{i}"] = prefix, prefix + "\U0010ffff"
+    rows = store.query(f"""
+        SELECT user_id, groupUniqArray(token) FROM person_search
+        WHERE site = %(site)s AND ({ranges})
+        GROUP BY user_id ORDER BY user_id LIMIT %(limit)s""", params)
+    candidates = [user for user, tokens in rows
+                  if any(t.startswith(whole) for t in tokens) or all(any(t.startswith(w) for t in tokens)
+                                                                      for w in wanted)]
+    traits = traits_of(store, site, candidates)
+    found = []
+    for user in candidates:  # the index keeps old values: the current ones must still match
+        mine = traits.get(user, {})
+        if _matches(whole, [user] + [v for k, v in mine.items() if k in SEARCH_TRAITS]):
+            found.append({"person": user, "traits": mine})
+    found.sort(key=lambda p: (p["person"].lower() != whole, p["person"]))
     return found[:limit]
-
-
-def _known_user(store, site, user_id):
-    rows = store.query("SELECT count() FROM identities_by_user WHERE site = %(site)s AND user_id = %(u)s",
-                       {"site": site, "u": user_id})
-    return bool(rows.scalar())
 
 
 def touchpoints(store, site, person, visitors, as_of_ms):

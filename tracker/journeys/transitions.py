@@ -135,17 +135,19 @@ def next_deadline(attempts, touch_times, journey, as_of):
     return min(moments, default=0)
 
 
-def transition_id(site, journey_id, person, transition):
-    """The id of a transition: what it says, hashed (kind, stages, time; ``left`` adds what it undoes)."""
-    text = "|".join(str(part) for part in (site, journey_id, person, transition.kind, transition.from_stage,
+def transition_id(site, journey_id, build, person, transition):
+    """The id of a transition: what it says, hashed (kind, stages, time; ``left`` adds what it
+    undoes), within the build of journey state it belongs to: a new definition has a history of
+    its own."""
+    text = "|".join(str(part) for part in (site, journey_id, build, person, transition.kind, transition.from_stage,
                                             transition.to_stage, transition.at_ms,
                                             transition.run_ms if transition.kind == "left" else ""))
     return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
 
 
-def with_ids(site, journey_id, person, transitions):
+def with_ids(site, journey_id, build, person, transitions):
     for transition in transitions:
-        transition.id = transition_id(site, journey_id, person, transition)
+        transition.id = transition_id(site, journey_id, build, person, transition)
     return transitions
 
 

@@ -5,6 +5,7 @@ by ClickHouse at insert time. The feed reads from a little before its watermark 
 took long to commit appears late), skipping rows it has seen.
 """
 import time
+from collections import Counter
 
 # How far behind the watermark each read starts: longer than any insert takes to commit.
 OVERLAP_SECONDS = 60
@@ -16,13 +17,19 @@ class ChangeFeed:
     def __init__(self, store):
         self.store = store
         self.watermark = None  # seconds, ClickHouse's clock
-        self._seen = set()
+        # Rows read so far in the overlap, counted: two inserts of one visitor within a second
+        # give two equal rows, and the second must not pass for the first.
+        self._seen = Counter()
 
     def load(self):
-        """Start from the stored watermark, or from now on a store that never had a worker."""
+        """Start from the stored watermark; on a store that never had a worker, from now on
+        (every journey is built from all its touchpoints first)."""
         stored = self.store.query("SELECT argMax(value, version) FROM worker_status WHERE name = 'watermark' "
                                   "HAVING count() > 0").scalar()
-        self.watermark = int(stored) if stored else self.store.query("SELECT toUInt32(now())").scalar()
+        if stored:
+            self.watermark = int(stored)
+        else:
+            self.watermark = self.store.query("SELECT toUInt32(now())").scalar() + OVERLAP_SECONDS
 
     def save(self):
         self.store.insert("worker_status", ["name", "value", "version"],
@@ -34,12 +41,13 @@ class ChangeFeed:
             SELECT site, visitor_id, user_id, toUInt32(inserted_at) AS at FROM journey_changes
             WHERE inserted_at >= %(since)s ORDER BY at LIMIT %(limit)s""",
                                 {"since": self.watermark - OVERLAP_SECONDS, "limit": limit})
-        fresh = [row for row in rows if tuple(row) not in self._seen]
-        self._seen.update(tuple(row) for row in fresh)
+        counted = Counter(tuple(row) for row in rows)
+        fresh = [row for row, count in counted.items() for _ in range(count - self._seen[row])]
+        self._seen.update(counted - self._seen)
         if rows:
             self.watermark = max(self.watermark, rows[-1][3])
         cutoff = self.watermark - OVERLAP_SECONDS
-        self._seen = {row for row in self._seen if row[3] >= cutoff}
+        self._seen = Counter({row: n for row, n in self._seen.items() if row[3] >= cutoff})
         return fresh
 
     def since(self, seconds, site):

@@ -10,7 +10,7 @@ from .changes import visitors_of_persons
 PERSONS_PER_QUERY = 2000
 
 
-def derive(site, journey, before, after, as_of):
+def derive(site, journey, build, before, after, as_of):
     """The transitions to record when a person's state goes from ``before`` (None: never derived)
     to ``after`` at ``as_of``; sets ``after``'s computed time and next deadline."""
     k, window = len(journey["stages"]), window_ms(journey)
@@ -21,9 +21,9 @@ def derive(site, journey, before, after, as_of):
     if derived_before:
         new += transitions.lowered(transitions.runs_of(before.attempts(), k, window),
                                    transitions.runs_of(after.attempts(), k, window), as_of)
-    known = {t.id for t in transitions.with_ids(site, journey["id"], after.person, old)}
+    known = {t.id for t in transitions.with_ids(site, journey["id"], build, after.person, old)}
     fresh = {}
-    for t in transitions.with_ids(site, journey["id"], after.person, new):
+    for t in transitions.with_ids(site, journey["id"], build, after.person, new):
         if t.id not in known:
             fresh.setdefault(t.id, t)
     after.computed_at = as_of
@@ -53,7 +53,7 @@ def update_persons(store, site, journey, build, persons, as_of=None):
             if before is None and person not in new:
                 continue
             after = new.get(person) or PersonState(person)  # nothing left: the person left the journey
-            derived = derive(site, journey, before, after, as_of)
+            derived = derive(site, journey, build, before, after, as_of)
             if derived or not _unchanged(before, after):
                 changes += [(person, t) for t in derived]
                 states.append(after)
@@ -123,7 +123,7 @@ def sweep(store, journeys, as_of=None):
         changes = []
         for person_state in states:
             before = PersonState(**{**person_state.__dict__})
-            changes += [(person_state.person, t) for t in derive(site, journey, before, person_state, as_of)]
+            changes += [(person_state.person, t) for t in derive(site, journey, build, before, person_state, as_of)]
         visitors = visitors_of_persons(store, site, [s.person for s in states]) if changes else {}
         record(store, site, journey, build, changes, visitors, as_of)
         state.write_states(store, site, journey_id, build, states)
@@ -156,7 +156,7 @@ def derive_history(store, site, journey, build, status, budget_seconds=2.0, as_o
         now = as_of or state.now_ms()
         changes = []
         for person_state in pending:
-            changes += [(person_state.person, t) for t in derive(site, journey, None, person_state, now)]
+            changes += [(person_state.person, t) for t in derive(site, journey, build, None, person_state, now)]
         visitors = visitors_of_persons(store, site, [s.person for s in pending])
         record(store, site, journey, build, changes, visitors, now)
         state.write_states(store, site, journey["id"], build, pending)
@@ -164,3 +164,10 @@ def derive_history(store, site, journey, build, status, budget_seconds=2.0, as_o
     state.record_build(store, site, journey["id"], build, "transitions", persons=status.get("persons", 0),
                        transitions_done=done)
     return False
+
+
+def forget_other_builds(store, site, journey_id, build):
+    """Delete the state rows of a journey's earlier builds once ``build`` is ready (the
+    transitions of every build stay: they are the log)."""
+    store.execute("ALTER TABLE journey_state DELETE WHERE site = %(site)s AND journey_id = %(j)s AND build != %(b)s",
+                  {"site": site, "j": journey_id, "b": build})

@@ -14,7 +14,7 @@ import time
 from ..journeys import definitions, state
 from ..store.locks import Lock
 from .changes import ChangeFeed, persons_of_changes
-from .journey import derive_history, rebuild_states, sweep, update_persons
+from .journey import derive_history, forget_other_builds, rebuild_states, sweep, update_persons
 
 log = logging.getLogger(__name__)
 
@@ -114,12 +114,13 @@ class JourneyWorker:
                 self._rebuild(site, journey, build, as_of)
                 status = state.builds(self.store, site).get((site, journey_id), {}).get(build)
             if status and status["status"] == "transitions":
-                derive_history(self.store, site, journey, build, status, as_of=as_of)
+                if derive_history(self.store, site, journey, build, status, as_of=as_of):
+                    forget_other_builds(self.store, site, journey_id, build)
             readable[(site, journey_id)] = journey
         return readable
 
     def _rebuild(self, site, journey, build, as_of):
-        since = self.feed.watermark
+        since = self.store.query("SELECT toUInt32(now())").scalar()
         try:
             persons = rebuild_states(self.store, site, journey, build, as_of)
         except Exception as exc:

@@ -1,0 +1,171 @@
+"""The journey worker: what it sees, what it writes, and what it survives."""
+import json
+import time
+
+from click.testing import CliRunner
+
+from helpers import send
+from tracker.cli import main as tracker
+from tracker.ingest.touchpoints import EVENT_COLUMNS
+from tracker.journeys import definitions, state
+from tracker.worker import JourneyWorker, read_status
+
+DAY = 86_400_000
+NOW = int(time.time() * 1000)
+BOOKING = {"name": "Booking", "window_days": 7, "stall_after_days": 3, "stages": [
+    {"name": "discover", "match": {"type": "pageview"}},
+    {"name": "compare", "match": {"name": "compare"}},
+    {"name": "book", "match": {"type": "purchase"}}]}
+
+
+def touchpoint(vid, ts, type_="pageview", name="", user="", event_id=None):
+    values = dict.fromkeys(EVENT_COLUMNS, "")
+    values.update(site="s1", event_id=event_id or f"{vid}-{ts}-{name}", event_time=ts // 1000, event_ms=ts % 1000,
+                  received_at=ts // 1000, visitor_id=vid, user_id=user, type=type_, name=name, path="/p", is_bot=0,
+                  prop_keys=[], prop_values=[])
+    return tuple(values[c] for c in EVENT_COLUMNS)
+
+
+def transitions_of(store, person):
+    return [tuple(r) for r in store.query(
+        "SELECT kind, from_stage, to_stage, at_ms FROM journey_transitions FINAL WHERE person = %(p)s "
+        "ORDER BY at_ms, kind", {"p": person})]
+
+
+def journey_state(store, person):
+    rows = store.query("SELECT a_stage, capped FROM journey_state FINAL WHERE person = %(p)s", {"p": person})
+    return rows[0] if rows else None
+
+
+def test_touchpoints_inserted_by_plain_sql_and_old_imports_are_seen(store):
+    definitions.save(store, "s1", "booking", definitions.validate_definition(BOOKING))
+    worker = JourneyWorker(store)
+    try:
+        worker.run_once()
+        year_ago = NOW - 365 * DAY  # an import of last year's touchpoints: old times, new inserts
+        store.insert("events", EVENT_COLUMNS, [touchpoint("imp", year_ago), touchpoint("imp", year_ago + 1000, "event", "compare")])
+        worker.run_once()
+        assert journey_state(store, "imp")[0] == [2]
+        kinds = [t[:3] for t in transitions_of(store, "imp")]
+        assert ("entered", 0, 1) in kinds and ("entered", 1, 2) in kinds and ("dropped", 2, 2) in kinds
+    finally:
+        worker.stop()
+
+
+def test_time_passing_alone_records_stalls_and_drops(store):
+    definitions.save(store, "s1", "booking", definitions.validate_definition(BOOKING))
+    start = NOW - 10 * DAY
+    store.insert("events", EVENT_COLUMNS, [touchpoint("tim", start), touchpoint("tim", start + 1000, "event", "compare")])
+    worker = JourneyWorker(store)
+    try:
+        worker.run_once(as_of=start + DAY)
+        assert [t[0] for t in transitions_of(store, "tim")] == ["entered", "entered"]
+        worker.run_once(as_of=start + 4 * DAY)  # three silent days: stalled, the window still open
+        assert transitions_of(store, "tim")[-1] == ("stalled", 2, 2, start + 1000 + 3 * DAY)
+        worker.run_once(as_of=start + 8 * DAY)  # the window closed
+        assert transitions_of(store, "tim")[-1] == ("dropped", 2, 2, start + 7 * DAY)
+        store.insert("events", EVENT_COLUMNS, [touchpoint("tim", start + 9 * DAY, "event", "newsletter")])
+        worker.run_once(as_of=start + 9 * DAY + 1000)
+        assert ("reactivated", 2, 2, start + 9 * DAY) in transitions_of(store, "tim")
+    finally:
+        worker.stop()
+
+
+def test_two_workers_write_nothing_twice_and_one_takes_over(store):
+    definitions.save(store, "s1", "booking", definitions.validate_definition(BOOKING))
+    first, second = JourneyWorker(store), JourneyWorker(store)
+    try:
+        assert first.run_once() is not None and second.run_once() is None  # one leads
+        store.insert("events", EVENT_COLUMNS, [touchpoint("two", NOW - DAY)])
+        first.run_once(), second.run_once()
+        first.stop()  # gives the lease back
+        store.insert("events", EVENT_COLUMNS, [touchpoint("two", NOW - DAY + 1000, "event", "compare")])
+        assert second.run_once() is not None  # takes over from the watermark the first left
+        assert journey_state(store, "two")[0] == [2]
+        repeated = store.query("SELECT id FROM journey_transitions GROUP BY id HAVING count() > 1")
+        assert list(repeated) == []
+    finally:
+        second.stop()
+
+
+def test_the_worker_survives_an_exception_and_reports_it(store, monkeypatch):
+    from tracker.worker import loop
+
+    definitions.save(store, "s1", "booking", definitions.validate_definition(BOOKING))
+    calls = []
+
+    def broken(*args, **kwargs):
+        calls.append(1)
+        raise RuntimeError("the disk is full")
+
+    monkeypatch.setattr(loop, "sweep", broken)
+    monkeypatch.setattr(loop, "SWEEP_SECONDS", 0)
+    worker = JourneyWorker(store, interval=0.05).start()
+    try:
+        deadline = time.monotonic() + 10
+        while len(calls) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        health = worker.health()
+        assert len(calls) >= 2 and health["ok"] and health["running"]
+        assert "the disk is full" in health["last_error"]["error"]
+    finally:
+        worker.stop()
+
+
+def test_a_heavy_person_is_capped_not_a_burden(store):
+    """A cookieless office behind one address: 20,000 touchpoints of one visitor."""
+    for order in ("ordered", "strict", "any"):
+        definitions.save(store, "s1", order, definitions.validate_definition(dict(BOOKING, order=order)))
+    start = NOW - 20 * DAY
+    rows = [touchpoint("office", start + i * 30_000, *(("event", "compare") if i % 3 else ("pageview", "")))
+            for i in range(20_000)]
+    rows += [touchpoint(f"p{i}", start + i * 1000) for i in range(20)]
+    store.insert("events", EVENT_COLUMNS, rows)
+    worker = JourneyWorker(store)
+    try:
+        began = time.monotonic()
+        worker.run_once()
+        assert time.monotonic() - began < 120
+        for order in ("ordered", "strict", "any"):
+            journey = definitions.get(store, "s1", order)
+            assert state.build_status(store, "s1", journey)["status"] == "ready"
+        stages, capped = journey_state(store, "office")
+        assert capped == 1 and max(stages) == 2
+        assert journey_state(store, "p3") == ([1], 0)
+    finally:
+        worker.stop()
+
+
+def test_worker_status_from_the_command_line(app, store, test_config):
+    definitions.save(store, "s1", "booking", definitions.validate_definition(BOOKING))
+    worker = JourneyWorker(store)
+    worker.run_once()
+    worker.stop()
+    env = {"TRACKER_DATA_DIR": test_config["data_dir"], "TRACKER_CLICKHOUSE_URL": test_config["clickhouse_url"],
+           "TRACKER_DATABASE": test_config.get("database", "tracker")}
+    result = CliRunner().invoke(tracker, ["worker", "--status"], env=env)
+    assert result.exit_code == 0, result.output
+    status = json.loads(result.output)
+    assert status["stale"] is False and status["lag_seconds"] == 0 and status["totals"]["rounds"] == 1
+    assert read_status(store)["builds"] == []
+
+
+def test_the_app_runs_a_worker_that_keeps_state_fresh(test_config, tmp_path):
+    from tracker import close_app, create_app
+    from tracker.store.sites import create_site
+
+    app = create_app(dict(test_config, flush_seconds=0.2))  # journey_worker on, as `tracker serve` runs it
+    try:
+        store = app.extensions["store"]
+        site = create_site(store, "Fresh", [])
+        app.extensions["tracker"].sites.refresh()
+        definitions.save(store, site["site"], "booking", definitions.validate_definition(BOOKING))
+        client = app.test_client()
+        send(client, site, [{"type": "pageview", "vid": "fresh", "ts": NOW - 1000, "url": "https://x.example/"}])
+        deadline = time.monotonic() + 20
+        while journey_state(store, "fresh") is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert journey_state(store, "fresh") == ([1], 0)
+        assert client.get("/healthz").get_json()["journey_worker"]["leading"] is True
+    finally:
+        close_app(app)
