@@ -69,9 +69,10 @@ def list_(site, as_json):
 def rebuild(journey_id, site):
     """Compute the journey's state again from all its touchpoints (the journey worker does it
     in the background; reads use the live engine until it is ready)."""
+    from ..cli import command_store
     from . import state
 
-    store = _store()
+    store = command_store()
     found = definitions.request_rebuild(store, site, journey_id)
     if found is None:
         raise click.ClickException(f"no journey {journey_id!r} on site {site!r}")
