@@ -21,10 +21,10 @@ The pieces, innermost first:
 4. ``persons``: the furthest clean attempt of each person (latest entry among equals).
 5. ``funnel`` / ``people``: the figures, or the page of people.
 """
+from ..clock import DAY_MS
 from .definitions import window_ms
 from .rules import BREAKDOWNS, ENTRY_BREAKDOWNS, PERSON_BREAKDOWNS, RULE_COLUMNS, Params, rule_sql
 
-DAY_MS = 86_400_000
 # On top of the store's limits (time, memory, spilling): the JIT compiles an expression after
 # its third use, which costs hundreds of milliseconds for these lambda-heavy queries and saves
 # nothing on our sizes.
@@ -435,3 +435,91 @@ def state_sql(q):
     FROM (SELECT person, A, {best} AS B, first_channel, last_ts, touch_times, capped
           FROM (SELECT person, {clean_attempts_sql(q)} AS A, first_channel, last_ts, touch_times, capped
                 FROM ({timelines_sql(q)})))"""
+
+
+# The people-list statuses, with how a list of them is headed ("people who … stage J");
+# ``status_sql`` has a condition for each.
+STATUSES = {
+    "reached": "reached",
+    "at": "are at",
+    "in_progress": "are in progress after",
+    "dropped": "dropped after",
+    "stalled": "stalled at or after",
+}
+
+
+def status_sql(q, stage=None):
+    """Conditions on a row of ``persons`` for each of STATUSES (any stage if None)."""
+    if stage is not None:
+        q.params.values["stage"] = stage
+    at = "stage = %(stage)s" if stage is not None else "stage >= 1"
+    reached = "stage >= %(stage)s" if stage is not None else "stage >= 1"
+    open_ = "%(as_of)s <= entry + %(window)s"
+    return {
+        "reached": reached,
+        "at": at,
+        "in_progress": f"{at} AND stage < {q.k} AND {open_}",
+        "dropped": f"{at} AND stage < {q.k} AND NOT ({open_})",
+        "stalled": f"{reached} AND stage < {q.k} AND last_ts < %(as_of)s - {q.stall_ms}",
+    }
+
+
+# -- 5. funnel and people ----------------------------------------------------------------
+
+def _quantiles(expr, cond):
+    return f"quantilesExactIf(0.5, 0.9)(({expr}) / 1000, {cond})"
+
+
+def funnel_figures(q):
+    """The SELECT list of the funnel: arrays with one entry per stage (stage 1's times are 0)."""
+    k = q.k
+    open_ = "%(as_of)s <= entry + %(window)s"
+    stages = range(1, k + 1)
+    reached = [f"countIf(stage >= {j})" for j in stages]
+    in_progress = [f"countIf(stage = {j} AND {open_})" if j < k else "toUInt64(0)" for j in stages]
+    dropped = [f"countIf(stage = {j} AND NOT ({open_}))" if j < k else "toUInt64(0)" for j in stages]
+    # Stalled at j: no touchpoint for stall_after_days (the drop-off to act on while the window is open).
+    stalled = [f"countIf(stage = {j} AND last_ts < %(as_of)s - {q.stall_ms})" if j < k else "toUInt64(0)"
+               for j in stages]
+    from_prev = [_quantiles(f"times[{j}] - times[{max(j - 1, 1)}]", f"stage >= {j}") for j in stages]
+    from_start = [_quantiles(f"times[{j}] - times[1]", f"stage >= {j}") for j in stages]
+    return [
+        "count() AS people",
+        f"[{', '.join(reached)}] AS reached",
+        f"[{', '.join(in_progress)}] AS in_progress",
+        f"[{', '.join(dropped)}] AS dropped",
+        f"[{', '.join(stalled)}] AS stalled",
+        f"[{', '.join(from_prev)}] AS from_previous",
+        f"[{', '.join(from_start)}] AS from_start",
+    ]
+
+
+def funnel_sql(q, persons=None):
+    """The funnel: one row of figures, plus one per breakdown value when asked. ``persons``: the
+    SQL of each person's chosen attempt (default: the live engine's; journey state has its own)."""
+    figures = ",\n        ".join(funnel_figures(q))
+    persons = persons or persons_sql(q)
+    if not q.breakdown:
+        return f"SELECT 1 AS total, '' AS value,\n        {figures}\n    FROM ({persons})"
+    return f"""SELECT grp.1 AS total, grp.2 AS value,
+        {figures}
+    FROM ({persons})
+    ARRAY JOIN [(toUInt8(0), bd), (toUInt8(1), '')] AS grp
+    GROUP BY total, value
+    ORDER BY total DESC, people DESC, value"""
+
+
+def people_sql(q, status, stage=None, descending=True, cursor=None, limit=50, persons=None):
+    """One page of people with the status, newest (or oldest) last touchpoint first."""
+    where = status_sql(q, stage)[status]
+    if cursor is not None:
+        q.params.values.update(c_ts=cursor[0], c_person=cursor[1])
+        op = "<" if descending else ">"
+        where += f" AND (last_ts {op} %(c_ts)s OR (last_ts = %(c_ts)s AND person {op} %(c_person)s))"
+    direction = "DESC" if descending else "ASC"
+    q.params.values["limit"] = limit
+    return f"""SELECT person, stage, entry, times, last_ts
+    FROM ({persons or persons_sql(q)})
+    WHERE {where}
+    ORDER BY last_ts {direction}, person {direction}
+    LIMIT %(limit)s"""

@@ -12,6 +12,7 @@ import json
 import time
 from dataclasses import dataclass, field
 
+from ..clock import now_ms  # noqa: F401  (the worker reads it as state.now_ms)
 from . import engine
 from .rules import ENTRY_BREAKDOWNS
 
@@ -38,10 +39,6 @@ def build_of(journey):
     meaningful["stages"] = [stage["match"] for stage in journey["stages"]]
     text = json.dumps([ENGINE_VERSION, list(ENTRY_BREAKDOWNS), meaningful], sort_keys=True)
     return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
-
-
-def now_ms():
-    return int(time.time() * 1000)
 
 
 @dataclass
