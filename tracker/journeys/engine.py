@@ -385,7 +385,8 @@ def timelines_sql(q):
 
 # An attempt's rank: (stages, entry) as one number (t0 < 2^42 ms, the year 2109): the furthest
 # wins, the latest entry among equally far ones.
-ATTEMPT_KEY = "a.1 * 4398046511104 + a.2"
+ENTRY_SCALE = 4398046511104
+ATTEMPT_KEY = f"a.1 * {ENTRY_SCALE} + a.2"
 
 
 def pick_best_sql(attempts):

@@ -142,13 +142,15 @@ def rebuild_states(store, site, journey, build, as_of=None):
     return persons
 
 
-def derive_history(store, site, journey, build, status, budget_seconds=2.0, as_of=None):
+def derive_history(store, site, journey, build, status, budget_seconds=2.0, as_of=None, cursor=None):
     """A new build's second step, a slice at a time: the transitions of persons whose state has
-    none derived yet. Returns True when none is left (the build is then 'ready')."""
+    none derived yet, in person order from ``cursor`` (a one-item list the caller keeps between
+    slices). Returns True when none is left (the build is then 'ready')."""
     deadline = time.monotonic() + budget_seconds
     done = status.get("transitions_done", 0)
+    cursor = cursor if cursor is not None else [""]
     while time.monotonic() < deadline:
-        pending = state.states_without_transitions(store, site, journey["id"], build, PERSONS_PER_QUERY)
+        pending = state.states_without_transitions(store, site, journey["id"], build, cursor[0], PERSONS_PER_QUERY)
         if not pending:
             state.record_build(store, site, journey["id"], build, "ready", persons=status.get("persons", 0),
                                transitions_done=done)
@@ -161,6 +163,7 @@ def derive_history(store, site, journey, build, status, budget_seconds=2.0, as_o
         record(store, site, journey, build, changes, visitors, now)
         state.write_states(store, site, journey["id"], build, pending)
         done += len(pending)
+        cursor[0] = pending[-1].person
     state.record_build(store, site, journey["id"], build, "transitions", persons=status.get("persons", 0),
                        transitions_done=done)
     return False

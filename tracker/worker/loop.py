@@ -36,6 +36,7 @@ class JourneyWorker:
         self.last_error = None
         self.last_round_ms = None
         self._last_sweep = 0.0
+        self._history = {}  # build -> where its transitions' derivation has got to (a person)
         self._stop = threading.Event()
         self._thread = None
 
@@ -114,7 +115,8 @@ class JourneyWorker:
                 self._rebuild(site, journey, build, as_of)
                 status = state.builds(self.store, site).get((site, journey_id), {}).get(build)
             if status and status["status"] == "transitions":
-                if derive_history(self.store, site, journey, build, status, as_of=as_of):
+                cursor = self._history.setdefault(build, [""])
+                if derive_history(self.store, site, journey, build, status, as_of=as_of, cursor=cursor):
                     forget_other_builds(self.store, site, journey_id, build)
             readable[(site, journey_id)] = journey
         return readable
