@@ -123,15 +123,25 @@ def insert_all_states(store, journey, site, build, as_of):
         WHERE notEmpty(a_entry)""", q.params.values)
 
 
-def states_without_transitions(store, site, journey_id, build, after, limit):
-    """Up to ``limit`` states after person ``after`` whose transitions were never derived (a
-    rebuild's second step walks the people in order: each slice is a range of the key)."""
+def person_slices(store, site, journey_id, build, size):
+    """Bounds that cut a build's people, in key order, into slices of about ``size``: a slice
+    is then a range of the primary key, read without scanning the rest."""
+    rows = store.query(f"""
+        SELECT person FROM (SELECT DISTINCT person FROM journey_state WHERE {_state_filter()} ORDER BY person)
+        WHERE modulo(rowNumberInAllBlocks(), %(size)s) = %(size)s - 1""",
+                       {"site": site, "journey": journey_id, "build": build, "size": size})
+    return [person for (person,) in rows]
+
+
+def states_without_transitions(store, site, journey_id, build, after, until=None):
+    """The states of people in (``after``, ``until``] (None: to the end) whose transitions were
+    never derived: a rebuild's second step walks the people a slice at a time."""
     columns = [c for c in STATE_COLUMNS if c in PersonState.__dataclass_fields__]
+    upper = " AND person <= %(until)s" if until is not None else ""
     rows = store.query(f"""
         SELECT {', '.join(columns)} FROM journey_state FINAL
-        WHERE {_state_filter()} AND person > %(after)s AND computed_at = 0 AND notEmpty(a_entry)
-        ORDER BY person LIMIT %(limit)s""",
-                       {"site": site, "journey": journey_id, "build": build, "after": after, "limit": limit})
+        WHERE {_state_filter()} AND person > %(after)s{upper} AND computed_at = 0 AND notEmpty(a_entry)
+        ORDER BY person""", {"site": site, "journey": journey_id, "build": build, "after": after, "until": until})
     return [PersonState.from_row(row) for row in rows.dicts()]
 
 

@@ -143,27 +143,32 @@ def rebuild_states(store, site, journey, build, as_of=None):
 
 
 def derive_history(store, site, journey, build, status, budget_seconds=2.0, as_of=None, cursor=None):
-    """A new build's second step, a slice at a time: the transitions of persons whose state has
-    none derived yet, in person order from ``cursor`` (a one-item list the caller keeps between
-    slices). Returns True when none is left (the build is then 'ready')."""
+    """A new build's second step, a slice of people at a time: the transitions of those whose
+    state has none derived yet. ``cursor`` (a dict the caller keeps between calls) holds the
+    slices' bounds and how far it got. Returns True when none is left (the build is 'ready')."""
     deadline = time.monotonic() + budget_seconds
     done = status.get("transitions_done", 0)
-    cursor = cursor if cursor is not None else [""]
+    cursor = cursor if cursor is not None else {}
+    if "bounds" not in cursor:
+        cursor.update(bounds=state.person_slices(store, site, journey["id"], build, PERSONS_PER_QUERY), at=0)
     while time.monotonic() < deadline:
-        pending = state.states_without_transitions(store, site, journey["id"], build, cursor[0], PERSONS_PER_QUERY)
-        if not pending:
+        bounds, at = cursor["bounds"], cursor["at"]
+        if at > len(bounds):
             state.record_build(store, site, journey["id"], build, "ready", persons=status.get("persons", 0),
                                transitions_done=done)
             return True
+        after, until = (bounds[at - 1] if at else ""), (bounds[at] if at < len(bounds) else None)
+        pending = state.states_without_transitions(store, site, journey["id"], build, after, until)
         now = as_of or state.now_ms()
         changes = []
         for person_state in pending:
             changes += [(person_state.person, t) for t in derive(site, journey, build, None, person_state, now)]
-        visitors = visitors_of_persons(store, site, [s.person for s in pending])
-        record(store, site, journey, build, changes, visitors, now)
-        state.write_states(store, site, journey["id"], build, pending)
+        if pending:
+            visitors = visitors_of_persons(store, site, [s.person for s in pending])
+            record(store, site, journey, build, changes, visitors, now)
+            state.write_states(store, site, journey["id"], build, pending)
         done += len(pending)
-        cursor[0] = pending[-1].person
+        cursor["at"] = at + 1
     state.record_build(store, site, journey["id"], build, "transitions", persons=status.get("persons", 0),
                        transitions_done=done)
     return False

@@ -36,7 +36,7 @@ class JourneyWorker:
         self.last_error = None
         self.last_round_ms = None
         self._last_sweep = 0.0
-        self._history = {}  # build -> where its transitions' derivation has got to (a person)
+        self._history = {}  # build -> how far the derivation of its transitions has got
         self._stop = threading.Event()
         self._thread = None
 
@@ -115,7 +115,7 @@ class JourneyWorker:
                 self._rebuild(site, journey, build, as_of)
                 status = state.builds(self.store, site).get((site, journey_id), {}).get(build)
             if status and status["status"] == "transitions":
-                cursor = self._history.setdefault(build, [""])
+                cursor = self._history.setdefault(build, {})
                 if derive_history(self.store, site, journey, build, status, as_of=as_of, cursor=cursor):
                     forget_other_builds(self.store, site, journey_id, build)
             readable[(site, journey_id)] = journey
