@@ -1,12 +1,12 @@
 # make demo  — a served instance with demo data on http://127.0.0.1:8000 (embedded store)
-# make test  — ClickHouse server + Chromium installed and started if needed, then every test
+# make test  — ClickHouse server, Redis + Chromium installed and started if needed, then every test
 # make bench — the benchmarks, printing their figures
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 DEMO_DIR ?= ./data/demo
 
-.PHONY: install demo test bench clickhouse system js check-js clean
+.PHONY: install demo test bench clickhouse redis system js check-js clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -16,20 +16,24 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 system:
-	scripts/system-packages.sh clickhouse chromium
+	scripts/system-packages.sh clickhouse chromium redis
 
 clickhouse: system
 	scripts/clickhouse-server.sh start
+
+# The rate limits' counters, shared by every gunicorn worker (tests and benchmarks).
+redis: system
+	scripts/redis-server.sh start
 
 demo: install
 	TRACKER_DATA_DIR=$(DEMO_DIR) $(VENV)/bin/tracker demo
 	TRACKER_DATA_DIR=$(DEMO_DIR) $(VENV)/bin/tracker serve --bind 127.0.0.1:8000 --workers 1
 
-test: install clickhouse
+test: install clickhouse redis
 	js/check_built.sh
 	$(PY) -m pytest -q
 
-bench: install clickhouse
+bench: install clickhouse redis
 	scripts/system-packages.sh wrk
 	$(PY) bench/run.py
 

@@ -90,6 +90,7 @@ def latency(base, store, site, samples):
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--clickhouse", default="clickhouse://default@127.0.0.1:9000")
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/0", help="the rate limits' shared counters")
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--workers", type=int, default=2)
@@ -103,7 +104,8 @@ def main():
     migrate(store)
     site = create_site(store, "Bench", [])["site"]
     data_dir = tempfile.mkdtemp(prefix="tracker-bench-")
-    env = dict(os.environ, TRACKER_CLICKHOUSE_URL=url, TRACKER_DATA_DIR=data_dir, TRACKER_MAX_EVENTS="100")
+    env = dict(os.environ, TRACKER_CLICKHOUSE_URL=url, TRACKER_DATA_DIR=data_dir, TRACKER_MAX_EVENTS="100",
+               TRACKER_RATE_LIMIT_STORAGE=args.redis)
     settings = (args.workers, args.threads)
 
     bare = gunicorn("bench.bare_app:app", 8301, env, *settings)

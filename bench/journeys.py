@@ -27,6 +27,7 @@ from tracker.store.backend import StoreError  # noqa: E402
 from tracker.store.sites import create_token  # noqa: E402
 
 SITE = "bench"
+REDIS = "redis://127.0.0.1:6379/0"  # the rate limits' counters (make bench starts it)
 DAY_S = 86_400
 BASE_S = 1_700_000_000
 STAGES = ["destination", "compare", "book", "prepare", "travel"]
@@ -307,7 +308,7 @@ def main():
     args = parser.parse_args()
     database = f"bench_journeys_{args.rows}"
     if args.backend in ("server", "both"):
-        run("server (ClickHouse 18.16)", {"clickhouse_url": f"{args.url}/{database}",
+        run("server (ClickHouse 18.16)", {"clickhouse_url": f"{args.url}/{database}", "rate_limit_storage": REDIS,
                                           "data_dir": args.data_dir}, args.rows, args.runs)
     if args.backend in ("embedded", "both"):
         run("embedded (chDB)", {"clickhouse_url": "", "data_dir": args.data_dir, "database": database},

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Install the Debian packages the tests and benchmarks need, once: ClickHouse server
-# (18.16, the oldest server we support), Chromium for browser tests, wrk for load tests.
-#   scripts/system-packages.sh clickhouse chromium wrk
+# (18.16, the oldest server we support), Chromium for browser tests, wrk for load tests, Redis
+# for the rate limits' shared counters.
+#   scripts/system-packages.sh clickhouse chromium wrk redis
 set -euo pipefail
-declare -A binary=([clickhouse]=clickhouse-server [chromium]=chromium [wrk]=wrk)
-declare -A packages=([clickhouse]="clickhouse-server clickhouse-client" [chromium]=chromium [wrk]=wrk)
+declare -A binary=([clickhouse]=clickhouse-server [chromium]=chromium [wrk]=wrk [redis]=redis-server)
+declare -A packages=([clickhouse]="clickhouse-server clickhouse-client" [chromium]=chromium [wrk]=wrk [redis]=redis-server)
 missing=()
 for want in "$@"; do
   command -v "${binary[$want]}" >/dev/null || missing+=(${packages[$want]})

@@ -3,7 +3,9 @@
 Both backends return the same Python values: DateTime columns as Unix seconds,
 Date columns as ISO strings, arrays as lists, so callers never care which one runs.
 """
+import contextvars
 import re
+import time
 from datetime import date, datetime
 
 from clickhouse_driver.util.escape import escape_params
@@ -26,6 +28,10 @@ class StoreUnavailable(StoreError):
 
 
 _SAFE_TYPES = (str, int, float, list, tuple, type(None))
+
+# Seconds spent in queries by the current request ([total]; unset outside requests): the
+# request log and the per-endpoint query histogram read it.
+query_clock = contextvars.ContextVar("query_clock")
 
 
 def bind(sql, params):
@@ -91,7 +97,17 @@ class Backend:
         return {**self.query_limits, **(settings or {})}
 
     def query(self, sql, params=None, settings=None):
-        """Run a SELECT with the query limits; return ``Rows``."""
+        """Run a SELECT with the query limits; return ``Rows``. Its time counts towards the
+        current request's ``query_clock``."""
+        started = time.perf_counter()
+        try:
+            return self._query(sql, params, settings)
+        finally:
+            spent = query_clock.get(None)
+            if spent is not None:
+                spent[0] += time.perf_counter() - started
+
+    def _query(self, sql, params=None, settings=None):
         raise NotImplementedError
 
     def execute(self, sql, params=None):

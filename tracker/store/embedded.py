@@ -64,7 +64,7 @@ class EmbeddedBackend(Backend):
         except Exception as exc:  # chDB's ChdbError is a RuntimeError
             raise StoreError(str(exc).strip()) from exc
 
-    def query(self, sql, params=None, settings=None):
+    def _query(self, sql, params=None, settings=None):
         text = bind(sql, params) + " SETTINGS " + ", ".join(
             f"{k}={int(v) if isinstance(v, bool) else v!r}" for k, v in self.limited(settings).items())
         result = self._run(self._in_database(text))

@@ -57,7 +57,7 @@ class ServerBackend(Backend):
             client.disconnect()
             raise StoreError(str(exc).split("Stack trace")[0].strip()) from exc
 
-    def query(self, sql, params=None, settings=None):
+    def _query(self, sql, params=None, settings=None):
         data, types = self._run(sql, params, self.limited(settings))
         columns = [name for name, _ in types]
         time_columns = [i for i, (_, kind) in enumerate(types) if kind.startswith("DateTime")]

@@ -123,9 +123,21 @@ class Spool:
         path.rename(target)
         return target
 
+    def _waiting(self):
+        return [p for p in self.root.glob("*/*.wal") if p.parent.name != REJECTED]
+
     def pending(self):
         """Segments waiting for ClickHouse (sealed, open, and orphaned ones)."""
-        return sum(1 for p in self.root.glob("*/*.wal") if p.parent.name != REJECTED)
+        return len(self._waiting())
+
+    def backlog(self):
+        """(segments waiting for ClickHouse, seconds the oldest of them has waited)."""
+        waiting = self._waiting()
+        if not waiting:
+            return 0, 0.0
+        # A segment's name starts with the time it was opened, in nanoseconds.
+        oldest = min(int(p.name.split("-", 1)[0]) for p in waiting)
+        return len(waiting), max(0.0, (time.time_ns() - oldest) / 1e9)
 
     def close(self):
         """Seal, drop our folder if it is empty, and release the lock."""

@@ -10,6 +10,7 @@ import threading
 import time
 from collections import defaultdict
 
+from .. import metrics
 from .backend import StoreError, StoreUnavailable
 from .spool import Segment, Spool
 
@@ -22,12 +23,18 @@ MEMORY_ROWS = 200_000
 
 
 def insert_segment(store, columns, records):
-    """Insert ``records`` ``[(table, row), ...]`` with ``columns`` (table -> column names)."""
+    """Insert ``records`` ``[(table, row), ...]`` with ``columns`` (table -> column names);
+    return how many rows went to ``events``."""
     by_table = defaultdict(list)
     for table, row in records:
         by_table[table].append(tuple(row))
     for table, rows in by_table.items():
         store.insert(table, columns[table], rows)
+    return len(by_table.get("events", ()))
+
+
+def _events_in(records):
+    return sum(1 for table, _ in records if table == "events")
 
 
 class BatchWriter:
@@ -64,6 +71,7 @@ class BatchWriter:
             self.spool.append(records)
             self._buffer.extend(records)
             full = len(self._buffer) >= self.flush_rows
+        metrics.TOUCHPOINTS_SPOOLED.inc(_events_in(records))
         if full:
             self._wake.set()
 
@@ -116,9 +124,18 @@ class BatchWriter:
                 self._failures += 1
                 self._note(f"{type(exc).__name__}: {exc}")
                 log.exception("the batch writer failed a round; it goes on")
+            self._report_backlog()
             self._idle.set()
             if stopping:
                 return
+
+    def _report_backlog(self):
+        try:
+            segments, oldest = self.spool.backlog()
+        except OSError:  # a segment adopted or inserted while we looked: next round
+            return
+        metrics.SPOOL_SEGMENTS.set(segments)
+        metrics.SPOOL_OLDEST_SECONDS.set(oldest)
 
     def _note(self, text):
         self._last_error = (int(time.time()), text)
@@ -149,8 +166,9 @@ class BatchWriter:
             self.spool.adopt_orphans()
         for path in self.spool.sealed():
             segment = self._segment(path)
+            started = time.perf_counter()
             try:
-                insert_segment(self.store, segment.columns, segment.records)
+                inserted = insert_segment(self.store, segment.columns, segment.records)
             except StoreUnavailable as exc:
                 self._keep(path, segment)
                 self._failures += 1
@@ -172,6 +190,8 @@ class BatchWriter:
                           path.name, target, exc)
             else:
                 path.unlink()
+                metrics.INSERT_SECONDS.observe(time.perf_counter() - started)
+                metrics.TOUCHPOINTS_INSERTED.inc(inserted)
                 self._last_insert = int(time.time())
                 if self._failures:
                     log.warning("ClickHouse takes rows again; spooled rows replayed")
