@@ -27,7 +27,9 @@ class Ingest:
 def start_ingest(store, settings):
     """The site cache, the batch writer and the salts of one process."""
     spool_root = settings["data_dir"] / "spool"
+    fsync = settings["spool_fsync"]
     writer = BatchWriter(store, COLUMNS, spool_root / store.database,
-                         flush_seconds=settings["flush_seconds"], flush_rows=settings["flush_rows"])
+                         flush_seconds=settings["flush_seconds"], flush_rows=settings["flush_rows"],
+                         fsync=store.kind == "server" if fsync is None else fsync)
     sites = SiteCache(store, spool_root / f"{store.database}-sites.json")
     return Ingest(sites=sites, writer=writer, salts=Salts(store))

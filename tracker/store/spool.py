@@ -9,6 +9,10 @@ A segment starts with a line naming the columns of its rows (``{"columns": {tabl
 so segments written before an upgrade that added columns still insert the way they were
 written. A segment ClickHouse keeps refusing is set aside in ``rejected/`` with the reason
 beside it, for an operator to inspect and retry (``tracker spool list|retry``).
+
+A durable spool (``TRACKER_SPOOL_FSYNC``) also survives a power cut: the writer fsyncs the
+open segment before a request's 202 (``group_commit.py``), a segment is fsynced before it is
+sealed, and its folder when a segment is created in it, so the file itself is found again.
 """
 import fcntl
 import json
@@ -52,14 +56,17 @@ class Segment:
 class Spool:
     """Segments of JSON lines, one accepted batch ``[[table, row], ...]`` a line, replayed oldest first."""
 
-    def __init__(self, root, columns):
+    def __init__(self, root, columns, durable=False):
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.columns = columns
+        self.durable = durable
         self.folder = self.root / f"{time.time_ns():020d}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.folder.mkdir()
         self._lock_fd = os.open(self.folder / "lock", os.O_CREAT | os.O_RDWR, 0o600)
         fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        if durable:
+            _sync_folder(self.root)
         self._fd = None
         self._path = None
         self._seq = 0
@@ -71,12 +78,20 @@ class Spool:
             self._path = self.folder / f"{time.time_ns():020d}-{self._seq:08d}.wal"
             self._fd = os.open(self._path, os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o600)
             os.write(self._fd, _line({"columns": self.columns}))
+            if self.durable:
+                _sync_folder(self.folder)
         os.write(self._fd, _line(records))
+
+    def sync_handle(self):
+        """A descriptor of the open segment to fsync (the caller closes it), or None when none is open."""
+        return None if self._fd is None else os.dup(self._fd)
 
     def seal(self):
         """Close the open segment and return its path (None when nothing was written)."""
         if self._fd is None:
             return None
+        if self.durable:
+            os.fsync(self._fd)
         os.close(self._fd)
         path, self._fd, self._path = self._path, None, None
         return path
@@ -146,6 +161,15 @@ class Spool:
             (self.folder / "lock").unlink(missing_ok=True)
             self.folder.rmdir()
         os.close(self._lock_fd)
+
+
+def _sync_folder(folder):
+    """fsync a folder, so that a file just created in it is found after a power cut."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def set_aside_segments(root):

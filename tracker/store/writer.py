@@ -12,6 +12,7 @@ from collections import defaultdict
 
 from .. import metrics
 from .backend import StoreError, StoreUnavailable
+from .group_commit import GroupCommit
 from .spool import Segment, Spool
 
 log = logging.getLogger(__name__)
@@ -38,14 +39,17 @@ def _events_in(records):
 
 
 class BatchWriter:
-    """Accepts rows for several tables; ``add`` returns once they are on disk."""
+    """Accepts rows for several tables; ``add`` returns once they are on disk (with ``fsync``,
+    on stable storage: see group_commit.py)."""
 
-    def __init__(self, store, columns, spool_dir, flush_seconds=1.0, flush_rows=5000):
+    def __init__(self, store, columns, spool_dir, flush_seconds=1.0, flush_rows=5000, fsync=False):
         self.store = store
         self.columns = columns  # table -> column names, the order of every row
         self.flush_seconds = flush_seconds
         self.flush_rows = flush_rows
-        self.spool = Spool(spool_dir, columns)
+        self.spool = Spool(spool_dir, columns, durable=fsync)
+        self._appended = 0  # appends so far: a request's ticket for the group commit
+        self.commit = GroupCommit(self._sync_snapshot) if fsync else None
         self._lock = threading.Lock()
         self._buffer = []
         self._in_memory = {}  # sealed segment -> its records, to skip re-reading the disk
@@ -70,10 +74,19 @@ class BatchWriter:
                 raise OSError("the writer is shutting down")
             self.spool.append(records)
             self._buffer.extend(records)
+            self._appended += 1
+            ticket = self._appended
             full = len(self._buffer) >= self.flush_rows
+        if self.commit is not None:
+            self.commit.wait(ticket)
         metrics.TOUCHPOINTS_SPOOLED.inc(_events_in(records))
         if full:
             self._wake.set()
+
+    def _sync_snapshot(self):
+        """(last append, a descriptor of the open segment): what one group fsync makes durable."""
+        with self._lock:
+            return self._appended, self.spool.sync_handle()
 
     def flush(self, timeout=10.0):
         """Write everything accepted so far; True when nothing is left waiting."""
