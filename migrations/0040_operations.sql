@@ -20,6 +20,7 @@ ORDER BY (site, kind, value);
 -- Every privacy request and retention drop: who asked, when, what was done. Never erased.
 CREATE TABLE IF NOT EXISTS privacy_audit (
     at DateTime('UTC'),
+    at_ns UInt64,
     site String,
     person String,
     action String,
@@ -27,4 +28,4 @@ CREATE TABLE IF NOT EXISTS privacy_audit (
     detail String
 ) ENGINE = MergeTree()
 PARTITION BY toYYYYMM(at)
-ORDER BY (site, at);
+ORDER BY (site, at_ns);

@@ -170,14 +170,16 @@ def pixel_url(base, site, uid, campaign, source):
 
 
 def _add_groups():
-    """The command groups of the journey engine, the dashboards, the spool, the worker and the demo."""
+    """The command groups of the journey engine, the dashboards, the spool, the worker, the demo
+    and privacy requests."""
     from .dashboards.cli import user
     from .demo import demo
     from .ingest.cli import spool
     from .journeys.cli import journey
+    from .privacy.cli import person
     from .worker.cli import worker
 
-    for command in (journey, user, spool, worker, demo):
+    for command in (journey, user, spool, worker, demo, person):
         main.add_command(command)
 
 

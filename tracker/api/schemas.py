@@ -243,3 +243,35 @@ class PersonPageSchema(Schema):
     truncated = fields.Boolean(required=True)
     sessions = fields.List(fields.Nested(SessionSchema), required=True)
     as_of = _ms(required=True)
+
+
+class PersonExportSchema(Schema):
+    """Everything stored of one person (rows as their tables hold them)."""
+
+    site = fields.String(required=True)
+    person = fields.String(required=True)
+    exported_at = fields.Integer(required=True, metadata={"description": "Unix seconds"})
+    visitor_ids = fields.List(fields.String(), required=True)
+    traits = _traits()
+    trait_history = fields.List(fields.Dict(), required=True)
+    identities = fields.List(fields.Dict(), required=True)
+    touchpoints = fields.List(fields.Dict(), required=True, metadata={"description": "Every one, oldest first"})
+    journeys = fields.List(fields.Nested(JourneyPlaceSchema), required=True)
+    journey_transitions = fields.List(fields.Dict(), required=True)
+    webhook_deliveries = fields.List(fields.Dict(), required=True)
+
+
+class ErasureSchema(Schema):
+    """What an erasure deleted."""
+
+    person = fields.String(required=True)
+    rows = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True,
+                       metadata={"description": "Rows deleted per table"})
+    done = fields.Boolean(required=True, metadata={"description": "False while ClickHouse still deletes"})
+
+
+class ConsentSchema(Schema):
+    """A consent given again."""
+
+    person = fields.String(required=True)
+    visitor_ids = fields.List(fields.String(), required=True, metadata={"description": "Accepted again"})

@@ -1,6 +1,7 @@
 """Ingest: the pixel, /collect and the server API; validation, enrichment, hand-off to the writer."""
 from dataclasses import dataclass
 
+from ..privacy.blocks import Blocks
 from ..store.writer import BatchWriter
 from .salts import Salts
 from .sites import SiteCache
@@ -14,6 +15,7 @@ class Ingest:
     sites: SiteCache
     writer: BatchWriter
     salts: Salts
+    blocks: Blocks  # visitor ids of erased people, refused until a new consent
 
     def close(self):
         """Stop the site refresher and flush the writer; safe to call twice."""
@@ -21,6 +23,7 @@ class Ingest:
             return
         self._closed = True
         self.sites.close()
+        self.blocks.close()
         self.writer.close()
 
 
@@ -32,4 +35,4 @@ def start_ingest(store, settings):
                          flush_seconds=settings["flush_seconds"], flush_rows=settings["flush_rows"],
                          fsync=store.kind == "server" if fsync is None else fsync)
     sites = SiteCache(store, spool_root / f"{store.database}-sites.json")
-    return Ingest(sites=sites, writer=writer, salts=Salts(store))
+    return Ingest(sites=sites, writer=writer, salts=Salts(store), blocks=Blocks(store))

@@ -11,7 +11,8 @@ from ..current import client_address
 from ..errors import ApiError, field_errors
 from .enrich import hashed, host_of, same_site
 from .schemas import BATCH, PIXEL, load_fast, pixel_params
-from .touchpoints import Hit, SaltUnavailable, records_for
+from ..privacy.blocks import CONSENT_VALUES, consent
+from .touchpoints import EVENT_COLUMNS, Hit, SaltUnavailable, records_for
 
 bp = Blueprint("ingest", __name__)
 
@@ -78,6 +79,35 @@ def _refuse_server_fields(events):
         raise ApiError(400, "fields reserved for the server API", wrong)
 
 
+_VISITOR, _USER = EVENT_COLUMNS.index("visitor_id"), EVENT_COLUMNS.index("user_id")
+
+
+def _consents(event):
+    return event["type"] == "identify" and event["uid"] and \
+        str((event.get("traits") or {}).get("consent", "")).lower() in CONSENT_VALUES
+
+
+def _refuse_erased(hit, events, records):
+    """Refuse the touchpoints of an erased person's visitor ids (403), unless the batch brings
+    their new consent: an identify whose traits say ``consent: granted``."""
+    tracker = _ingest()
+    rows = [row for table, row in records if table == "events"]
+    erased = {f"events.{i}": "this person's data was erased; nothing is recorded until they consent again"
+              for i, row in enumerate(rows) if tracker.blocks.refused(hit.site, row[_VISITOR], row[_USER])}
+    if not erased:
+        return
+    consenting = {event["uid"] for event in events if _consents(event)}
+    if consenting:
+        for person in consenting:
+            consent(current_app.extensions["store"], hit.site, person)
+        tracker.blocks.refresh()
+        if not any(tracker.blocks.refused(hit.site, row[_VISITOR], row[_USER]) for row in rows):
+            return
+    _refused("erased")
+    raise ApiError(403, "this person's data was erased on request: nothing is recorded until they consent again",
+                   erased)
+
+
 def _accept(hit, batch_vid, events):
     tracker = _ingest()
     try:
@@ -85,6 +115,7 @@ def _accept(hit, batch_vid, events):
     except SaltUnavailable:
         raise ApiError(503, "the database does not answer, so visitors without an id cannot be counted "
                             "right now; send a vid, or retry later") from None
+    _refuse_erased(hit, events, records)
     try:
         tracker.writer.add(records)
     except OSError as exc:
