@@ -69,6 +69,23 @@ def site_create(name, domains, as_json):
     _print(created, as_json, f"site key: {created['site']}\nsecret:   {created['secret']} (shown once)")
 
 
+@site.command("update")
+@click.argument("key")
+@click.option("--retention-months", type=click.IntRange(0, 1200), default=None,
+              help="Months of touchpoints to keep (older months are dropped by the journey worker); 0: all.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def site_update(key, retention_months, as_json):
+    """Change a site's settings."""
+    from .store.sites import update_site
+
+    updated = update_site(command_store(), key, retention_months=retention_months)
+    if updated is None:
+        raise click.ClickException(f"no site {key!r}; see `tracker site list`")
+    updated.pop("secret_hash")
+    _print(updated, as_json, f"{updated['site']}: keeps "
+           + (f"{updated['retention_months']} months" if updated["retention_months"] else "everything"))
+
+
 @site.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def site_list(as_json):

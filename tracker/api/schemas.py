@@ -56,6 +56,8 @@ class SourceSchema(Schema):
     reason = fields.String(metadata={"description": "Why live"})
     rebuild = fields.Nested(BuildSchema, allow_none=True, metadata={"description": "The build under way"})
     state_lag_seconds = _maybe(fields.Integer, "How far the journey worker is behind arrivals")
+    data_from = _maybe(fields.Integer, "Unix milliseconds from which the site keeps touchpoints (its "
+                                       "retention): earlier entries are gone; absent when all are kept")
 
 
 class JourneyListSchema(Schema):

@@ -11,10 +11,12 @@ import socket
 import threading
 import time
 
+from .. import metrics
 from ..journeys import definitions, state
 from ..store.locks import Lock
 from .changes import ChangeFeed, persons_of_changes
 from .journey import derive_history, forget_other_builds, rebuild_states, sweep, update_persons
+from .retention import RetentionStep
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +33,7 @@ class JourneyWorker:
         self.interval = interval
         self.lease = Lock(store, "journey_worker", ttl=LEASE_SECONDS)
         self.feed = ChangeFeed(store)
+        self.retention = RetentionStep(store)
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         self.totals = {"persons": 0, "transitions": 0, "rounds": 0, "errors": 0}
         self.last_error = None
@@ -77,6 +80,7 @@ class JourneyWorker:
     def run_once(self, as_of=None):
         """One round; returns {"persons", "transitions"} done, or None when another leads."""
         if not self._lead():
+            metrics.JOURNEY_LAG_SECONDS.set(0)  # the leader reports it
             return None
         started = time.monotonic()
         journeys = {(site, j["id"]): j for site, j in definitions.list_every(self.store)}
@@ -86,7 +90,9 @@ class JourneyWorker:
         if as_of is not None or time.monotonic() - self._last_sweep >= SWEEP_SECONDS:
             self._last_sweep = time.monotonic()
             done["transitions"] += sweep(self.store, readable, as_of)
+        self.retention.maybe_run(force=as_of is not None, now=as_of and as_of / 1000)
         self.feed.save()
+        metrics.JOURNEY_PERSONS.inc(done["persons"])
         for key in ("persons", "transitions"):
             self.totals[key] += done[key]
         self.totals["rounds"] += 1
@@ -149,8 +155,10 @@ class JourneyWorker:
                 done["transitions"] += found
 
     def _save_status(self, journeys):
+        lag = self.feed.lag()
+        metrics.JOURNEY_LAG_SECONDS.set(lag)
         status = {"worker": self.name, "heartbeat": int(time.time()), "watermark": self.feed.watermark,
-                  "lag_seconds": self.feed.lag(), "last_round_ms": self.last_round_ms, "totals": self.totals,
+                  "lag_seconds": lag, "last_round_ms": self.last_round_ms, "totals": self.totals,
                   "last_error": self.last_error, "journeys": len(journeys)}
         self.store.insert("worker_status", ["name", "value", "version"],
                           [("status", json.dumps(status), time.time_ns())])
