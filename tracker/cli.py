@@ -187,8 +187,9 @@ def pixel_url(base, site, uid, campaign, source):
 
 
 def _add_groups():
-    """The command groups of the journey engine, the dashboards, the spool, the worker, the demo
-    and privacy requests."""
+    """The command groups of the journey engine, the dashboards, the spool, the worker, the demo,
+    privacy requests, and export and import."""
+    from .backup.cli import export_command, import_command
     from .dashboards.cli import user
     from .demo import demo
     from .ingest.cli import spool
@@ -196,7 +197,7 @@ def _add_groups():
     from .privacy.cli import person
     from .worker.cli import worker
 
-    for command in (journey, user, spool, worker, demo, person):
+    for command in (journey, user, spool, worker, demo, person, export_command, import_command):
         main.add_command(command)
 
 
