@@ -8,7 +8,7 @@ key (site, visitor_id, …), so a person's page never scans the site.
 import re
 
 from . import definitions, reports
-from .engine import TS, links_sql, person_sql, touchpoints_sql
+from .engine import TS, VISITOR_IN, links_sql, person_sql, touchpoints_sql
 
 SEARCH_TRAITS = ("email", "name", "first_name", "last_name", "company")
 TIMELINE_LIMIT = 5000
@@ -31,8 +31,8 @@ def traits_of(store, site, user_ids):
         return {}
     rows = store.query("""SELECT user_id, key, argMax(value, (updated_at, updated_ms)) AS newest
         FROM persons ARRAY JOIN trait_keys AS key, trait_values AS value
-        WHERE site = %(site)s AND user_id IN %(ids)s
-        GROUP BY user_id, key""", {"site": site, "ids": tuple(user_ids)})
+        WHERE site = %(site)s AND user_id IN (SELECT arrayJoin(%(ids)s))
+        GROUP BY user_id, key""", {"site": site, "ids": sorted(user_ids)})
     found = {}
     for user_id, key, value in rows:
         found.setdefault(user_id, {})[key] = value
@@ -85,9 +85,9 @@ def search(store, site, text, limit=20):
 def touchpoints(store, site, person, visitors, as_of_ms):
     """The person's latest touchpoints up to ``as_of`` (at most TIMELINE_LIMIT), oldest first, a
     retried event once, each with the channel it counts under (its own, or its visit's)."""
-    params = {"site": site, "person": person, "visitors": tuple(visitors), "as_of": as_of_ms,
+    params = {"site": site, "person": person, "visitors": sorted(visitors), "as_of": as_of_ms,
               "limit": TIMELINE_LIMIT}
-    visitor_filter = " AND visitor_id IN %(visitors)s"
+    visitor_filter = f" AND {VISITOR_IN}"
     mine = f"site = %(site)s{visitor_filter} AND event_time <= toDateTime(intDiv(%(as_of)s, 1000))"
     columns = ["user_id", TS] + [c for c in TIMELINE_COLUMNS[1:] if c not in ("channel", "session_id")]
     rows = store.query(f"""
