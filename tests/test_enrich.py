@@ -1,56 +1,13 @@
-"""Enrichment rules as tables: channels, user agents, UTM fields, site domains, sessions, salts."""
+"""Enrichment rules as tables: UTM fields, URLs, site domains, sessions, salts."""
 import pytest
 
-from tracker.ingest.enrich import (Salts, Sessions, channel_of, hashed, parse_user_agent, same_site, split_url,
-                                   utm_fields)
+from tracker.ingest.enrich import Salts, Sessions, hashed, same_site, split_url, utm_fields
 
 NO_UTM = dict.fromkeys(("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content"), "")
 
 
 def utm(**given):
     return {**NO_UTM, **given}
-
-
-@pytest.mark.parametrize("event_type, fields, query, referrer, expected", [
-    ("pageview", {}, {}, "", "direct"),
-    ("pageview", {}, {}, "www.google.com", "organic_search"),
-    ("pageview", {}, {}, "duckduckgo.com", "organic_search"),
-    ("pageview", {}, {}, "t.co", "social"),
-    ("pageview", {}, {}, "www.linkedin.com", "social"),
-    ("pageview", {}, {}, "blog.partner.org", "referral"),
-    ("pageview", {}, {}, "mail.google.com", "email"),
-    ("pageview", {}, {}, "www.example.com", ""),
-    ("pageview", {}, {"gclid": "x"}, "www.google.com", "paid"),
-    ("pageview", {"utm_medium": "cpc"}, {}, "", "paid"),
-    ("pageview", {"utm_medium": "email"}, {}, "", "email"),
-    ("pageview", {"utm_medium": "social"}, {}, "", "social"),
-    ("pageview", {"utm_source": "partner"}, {}, "", "referral"),
-    ("email_open", {}, {}, "", "email"),
-    ("offline", {}, {}, "", "offline"),
-    ("event", {}, {}, "", ""),
-])
-def test_channel_of(event_type, fields, query, referrer, expected):
-    assert channel_of(event_type, utm(**fields), query, referrer, "example.com") == expected
-
-
-@pytest.mark.parametrize("ua, expected", [
-    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36",
-     ("Chrome", "Windows", "desktop", 0)),
-    ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-     "Version/17.0 Mobile/15E148 Safari/604.1", ("Mobile Safari", "iOS", "mobile", 0)),
-    ("Mozilla/5.0 (iPad; CPU OS 16_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/16.0 "
-     "Mobile/15E148 Safari/604.1", ("Mobile Safari", "iOS", "tablet", 0)),
-    ("Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)", ("bingbot", "", "bot", 1)),
-    # Caught by the crawler list only, not by user-agents itself.
-    ("Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)", None),
-    ("", ("", "", "other", 1)),
-])
-def test_parse_user_agent(ua, expected):
-    parsed = parse_user_agent(ua)
-    if expected is None:
-        assert parsed[2:] == ("bot", 1)
-    else:
-        assert parsed == expected
 
 
 def test_utm_fields_prefer_explicit_values():
@@ -76,15 +33,17 @@ def test_same_site(a, b, expected):
     assert same_site(a, b) is expected
 
 
-def test_sessions_end_after_thirty_idle_minutes_and_keep_their_channel():
+def test_sessions_end_after_thirty_idle_minutes_and_keep_their_origin():
     sessions = Sessions()
-    first, channel = sessions.resolve("s", "v", "", 1000, "paid")
-    assert channel == "paid"
-    assert sessions.resolve("s", "v", "", 1000 + 29 * 60, "") == (first, "paid")
-    assert sessions.resolve("s", "v", "", 1000 + 29 * 60 + 5, "direct") == (first, "paid")
-    later, channel = sessions.resolve("s", "v", "", 1000 + 70 * 60, "")
-    assert later != first and channel == "direct"
-    assert sessions.resolve("s", "v", "from-browser", 1000 + 71 * 60, "")[0] == "from-browser"
+    paid, inherit, direct = ("paid", "Google"), ("", ""), ("direct", "")
+    first, origin = sessions.resolve("s", "v", "", 1000, paid)
+    assert origin == paid
+    assert sessions.resolve("s", "v", "", 1000 + 29 * 60, inherit) == (first, paid)
+    assert sessions.resolve("s", "v", "", 1000 + 29 * 60 + 5, direct) == (first, paid)
+    assert sessions.resolve("s", "v", "", 1000 + 29 * 60 + 9, ("social", "Reddit")) == (first, ("social", "Reddit"))
+    later, origin = sessions.resolve("s", "v", "", 1000 + 70 * 60, inherit)
+    assert later != first and origin == direct
+    assert sessions.resolve("s", "v", "from-browser", 1000 + 71 * 60, inherit)[0] == "from-browser"
 
 
 def test_salts_rotate_daily_and_survive_a_missing_store():

@@ -1,10 +1,10 @@
-"""Enrichment: browser, OS, device and bot flag; channel; UTM fields; sessions; hashed IPs.
+"""Enrichment: URLs, UTM fields, sessions and hashed IPs.
 
 Pure functions of the request and a few in-memory caches; nothing here touches ClickHouse
-except the daily salt, which ``Salts`` reads through a callable.
+except the daily salt, which ``Salts`` reads through a callable. Channels and sources are in
+``channels.py``, browsers and bots in ``agents.py``, countries in ``geo.py``.
 """
 import hashlib
-import re
 import secrets
 import threading
 import time
@@ -12,48 +12,8 @@ from collections import OrderedDict
 from functools import lru_cache
 from urllib.parse import parse_qsl, urlsplit
 
-import crawleruseragents
-import user_agents
-
 UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 SESSION_IDLE_SECONDS = 30 * 60
-
-SEARCH_ENGINES = re.compile(
-    r"(^|\.)(google|bing|duckduckgo|yahoo|baidu|yandex|ecosia|qwant|startpage|naver|seznam|"
-    r"search\.brave|ask|aol|sogou)\.")
-SOCIAL_NETWORKS = re.compile(
-    r"(^|\.)(facebook|fb|instagram|linkedin|lnkd|twitter|t\.co$|x\.com$|pinterest|reddit|youtube|"
-    r"tiktok|snapchat|tumblr|vk|xing|mastodon|threads|bsky|quora|news\.ycombinator)")
-EMAIL_HOSTS = re.compile(r"(^|\.)(mail\.google|outlook\.live|mail\.yahoo|webmail|mail\.proton)")
-PAID_MEDIUMS = {"cpc", "ppc", "paid", "paidsearch", "paid_search", "paid-search", "display", "cpm",
-                "banner", "paid_social", "paidsocial", "paid-social", "cpa", "affiliate", "retargeting"}
-SOCIAL_MEDIUMS = {"social", "social-network", "social_network", "sm", "social-media", "social_media"}
-EMAIL_MEDIUMS = {"email", "e-mail", "e_mail", "newsletter", "mail"}
-CLICK_IDS = ("gclid", "gbraid", "wbraid", "fbclid", "msclkid", "ttclid", "li_fat_id", "dclid")
-OFFLINE_TYPES = {"offline", "call", "store_visit", "meeting"}
-CHANNELS = ("direct", "organic_search", "paid", "social", "email", "referral", "offline")
-
-
-@lru_cache(maxsize=8192)
-def parse_user_agent(ua):
-    """(browser, os, device, is_bot) for a User-Agent string; cached, parsing is slow."""
-    if not ua:
-        return "", "", "other", 1
-    parsed = user_agents.parse(ua)
-    bot = parsed.is_bot or crawleruseragents.is_crawler(ua)
-    if bot:
-        device = "bot"
-    elif parsed.is_tablet:
-        device = "tablet"
-    elif parsed.is_mobile:
-        device = "mobile"
-    elif parsed.is_pc:
-        device = "desktop"
-    else:
-        device = "other"
-    browser = parsed.browser.family if parsed.browser.family != "Other" else ""
-    os_name = parsed.os.family if parsed.os.family != "Other" else ""
-    return browser, os_name, device, int(bool(bot))
 
 
 @lru_cache(maxsize=16384)
@@ -88,55 +48,21 @@ def same_site(host, other):
     return host == other or host.endswith("." + other) or other.endswith("." + host)
 
 
-@lru_cache(maxsize=4096)
-def referrer_channel(host):
-    """The channel of a visit from another site's host; cached, hosts repeat."""
-    if EMAIL_HOSTS.search(host):  # before search: mail.google.com is not a search
-        return "email"
-    if SEARCH_ENGINES.search(host):
-        return "organic_search"
-    if SOCIAL_NETWORKS.search(host):
-        return "social"
-    return "referral"
-
-
-def channel_of(event_type, utm, query, referrer_host, page_host):
-    """The acquisition channel of one touchpoint; '' when the session's channel applies."""
-    medium = utm["utm_medium"].lower()
-    source = utm["utm_source"].lower()
-    if event_type in OFFLINE_TYPES or medium == "offline":
-        return "offline"
-    if event_type == "email_open" or medium in EMAIL_MEDIUMS or source in EMAIL_MEDIUMS:
-        return "email"
-    if medium in PAID_MEDIUMS or any(k in query for k in CLICK_IDS):
-        return "paid"
-    if medium in SOCIAL_MEDIUMS:
-        return "social"
-    if medium == "organic":
-        return "organic_search"
-    if referrer_host and not same_site(referrer_host, page_host):
-        return referrer_channel(referrer_host)
-    if source:
-        return "referral"
-    if referrer_host or event_type != "pageview":
-        return ""  # an internal navigation or an in-page event: the session's channel
-    return "direct"
-
-
 class Sessions:
-    """Session ids and entry channels of visitors, kept for 30 idle minutes.
+    """Session ids and entry origins (channel, source) of visitors, kept for 30 idle minutes.
 
     The snippet sends its own session id; this serves the pixel and the server API,
-    and carries a session's entry channel over to its internal navigations.
+    and carries a session's entry origin over to its internal navigations.
     """
 
     def __init__(self, capacity=200_000):
         self._capacity = capacity
-        self._seen = OrderedDict()  # (site, visitor) -> [session id, last time, channel]
+        self._seen = OrderedDict()  # (site, visitor) -> [session id, last time, (channel, source)]
         self._lock = threading.Lock()
 
-    def resolve(self, site, visitor, session_id, when, channel):
-        """(session id, channel) for a touchpoint at ``when`` (Unix seconds)."""
+    def resolve(self, site, visitor, session_id, when, origin):
+        """(session id, (channel, source)) for a touchpoint at ``when`` (Unix seconds) whose own
+        origin is ``origin``; a channel of '' takes the session's."""
         key = (site, visitor)
         with self._lock:
             known = self._seen.get(key)
@@ -144,16 +70,16 @@ class Sessions:
                 session_id and session_id != known[0])
             if fresh:
                 sid = session_id or hashlib.sha1(f"{site}|{visitor}|{when}".encode()).hexdigest()[:16]
-                known = [sid, when, channel or "direct"]
+                known = [sid, when, origin if origin[0] else ("direct", "")]
                 self._seen[key] = known
             else:
                 known[1] = max(known[1], when)
                 self._seen.move_to_end(key)
-                if channel == "direct":  # a reload mid-session keeps how the session came
-                    channel = ""
+                if origin[0] == "direct":  # a reload mid-session keeps how the session came
+                    origin = ("", "")
             if len(self._seen) > self._capacity:
                 self._seen.popitem(last=False)
-            return known[0], channel or known[2]
+            return known[0], origin if origin[0] else known[2]
 
 
 class Salts:
