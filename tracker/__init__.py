@@ -43,8 +43,10 @@ def create_app(test_config=None):
 
     @app.get("/healthz")
     def healthz():
-        """Liveness, and whether ClickHouse answers and how much waits in the spool."""
-        return {"ok": True, "clickhouse": store.ping(), "spooled_segments": ingest.writer.backlog}
+        """Liveness, whether ClickHouse answers, how much waits in the spool, and what ingest
+        dropped on purpose (referrer spam) since the process started."""
+        return {"ok": True, "clickhouse": store.ping(), "spooled_segments": ingest.writer.backlog,
+                "dropped": ingest.counters.snapshot()}
 
     atexit.register(ingest.close)
     return app

@@ -4,7 +4,11 @@ from datetime import date
 from dataclasses import dataclass
 
 from ..store.writer import BatchWriter
+from .agents import is_bot
+from .counters import Counters
 from .enrich import Salts, Sessions
+from .geo import GeoLookup, NoGeo, open_geo
+from .referrers import load_lists
 from .sites import SiteCache
 from .touchpoints import COLUMNS
 
@@ -17,6 +21,8 @@ class Ingest:
     writer: BatchWriter
     sessions: Sessions
     salts: Salts
+    geo: GeoLookup | NoGeo
+    counters: Counters
 
     def close(self):
         """Stop the site refresher and flush the writer; safe to call twice."""
@@ -25,6 +31,7 @@ class Ingest:
         self._closed = True
         self.sites.close()
         self.writer.close()
+        self.geo.close()
 
 
 def _salt_store(store):
@@ -41,9 +48,12 @@ def _salt_store(store):
 
 
 def start_ingest(store, settings):
-    """The site cache, the batch writer and the caches of one process."""
+    """The site cache, the batch writer, the lookups and the caches of one process."""
     spool_root = settings["data_dir"] / "spool"
     writer = BatchWriter(store, COLUMNS, spool_root / store.database,
                          flush_seconds=settings["flush_seconds"], flush_rows=settings["flush_rows"])
     sites = SiteCache(store, spool_root / f"{store.database}-sites.json")
-    return Ingest(sites=sites, writer=writer, sessions=Sessions(), salts=Salts(*_salt_store(store)))
+    load_lists()  # read the referrer lists and compile the bot patterns now, not in a first request
+    is_bot("warm-up")
+    return Ingest(sites=sites, writer=writer, sessions=Sessions(), salts=Salts(*_salt_store(store)),
+                  geo=open_geo(settings["geoip_db"]), counters=Counters())

@@ -31,8 +31,12 @@ def _client_ip():
 
 def _hit(site_key, trusted=False):
     tracker = _ingest()
+    ip = _client_ip()
+    # The server API's address is the company's server, not the visitor's: no country.
+    country, continent = ("", "") if trusted else tracker.geo.locate(ip)
     return Hit(site=site_key, user_agent=request.headers.get("User-Agent", "")[:512],
-               salt=tracker.salts.today(), ip=_client_ip(), received_ms=now_ms(), trusted=trusted)
+               salt=tracker.salts.today(), ip=ip, received_ms=now_ms(), trusted=trusted,
+               country=country, continent=continent)
 
 
 def _check_domain(site, events):
@@ -61,6 +65,7 @@ def _refuse_server_fields(events):
 
 
 def _accept(hit, batch_vid, events):
+    """Store the batch; the number stored (referrer spam is dropped and counted)."""
     tracker = _ingest()
     records = records_for(hit, batch_vid, events, tracker.sessions)
     try:
@@ -68,7 +73,10 @@ def _accept(hit, batch_vid, events):
     except OSError as exc:
         current_app.logger.error("spool refused a batch: %s", exc)
         raise ApiError(503, "cannot store events right now; retry later") from None
-    return sum(1 for table, _ in records if table == "events")
+    stored = sum(1 for table, _ in records if table == "events")
+    if stored < len(events):
+        tracker.counters.add("referrer_spam_dropped", len(events) - stored)
+    return stored
 
 
 def _load_body(max_events):
