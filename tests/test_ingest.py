@@ -22,8 +22,9 @@ def test_collect_records_an_enriched_page_view(client, site, store, flush):
     assert row["event_id"] == "e-1" and row["visitor_id"] == "v1" and row["session_id"] == "s-1"
     assert (row["host"], row["path"], row["title"], row["screen"]) == ("example.com", "/trips/alps", "Alps <b>", "1440x900")
     assert (row["utm_source"], row["utm_medium"], row["utm_campaign"]) == ("newsletter", "email", "spring")
-    assert row["channel"] == "email" and row["referrer_host"] == "mail.google.com"
+    assert (row["channel"], row["source"], row["referrer_host"]) == ("email", "Gmail", "mail.google.com")
     assert (row["browser"], row["os"], row["device"], row["is_bot"]) == ("Chrome", "Linux", "desktop", 0)
+    assert row["user_agent"] == CHROME
     assert dict(zip(row["prop_keys"], row["prop_values"])) == {"plan": "pro", "seats": "3", "trial": "true"}
     assert abs(row["event_time"] - time.time()) < 60
 
@@ -74,6 +75,30 @@ def test_the_raw_ip_address_is_never_stored(app, client, site, store, flush):
     assert all(r["ip_hash"] and "203.0.113" not in json.dumps(r) for r in found)
     # Cookieless: no vid, so the visitor is a daily hash of address and browser, the same for both hits.
     assert found[0]["visitor_id"].startswith("h:")
+
+
+def test_country_and_continent_come_from_the_address_which_is_not_stored(app, client, site, store, flush):
+    app.config["TRACKER"]["trust_proxy"] = True
+    post_batch(client, site["site"], [{"type": "pageview", "eid": "gb"}], headers={"X-Forwarded-For": "81.2.69.160"})
+    client.get(f"/p.gif?site={site['site']}&eid=ie", headers={"X-Forwarded-For": "2a00:1450:4001::1"})
+    post_batch(client, site["site"], [{"type": "pageview", "eid": "local"}], headers={"X-Forwarded-For": "10.0.0.1"})
+    flush()
+    found = {r["event_id"]: r for r in rows(store, site["site"])}
+    assert {e: (r["country"], r["continent"]) for e, r in found.items()} == {
+        "gb": ("GB", "EU"), "ie": ("IE", "EU"), "local": ("", "")}
+    assert "81.2.69" not in json.dumps(list(found.values()))
+
+
+def test_referrer_spam_is_dropped_and_counted(client, site, store, flush):
+    response = post_batch(client, site["site"], [
+        {"type": "pageview", "eid": "spam", "ref": "https://www.0-0.fr/offer"},
+        {"type": "pageview", "eid": "real", "ref": "https://www.ecosia.org/search?q=alps"}])
+    assert response.status_code == 202 and response.get_json() == {"accepted": 1}
+    assert client.get(f"/p.gif?site={site['site']}&ref=https://1-best-seo.com/").status_code == 200
+    flush()
+    assert [(r["event_id"], r["channel"], r["source"]) for r in rows(store, site["site"])] == [
+        ("real", "organic_search", "Ecosia")]
+    assert client.get("/healthz").get_json()["dropped"] == {"referrer_spam_dropped": 2}
 
 
 @pytest.mark.parametrize("body, status, field", [

@@ -19,7 +19,8 @@ from .overview import QUERY_POOL, date_range, site_name
 from .security import site_required
 
 BREAKDOWN_LABELS = {"channel": "Channel", "utm_campaign": "Campaign", "device": "Device",
-                    "utm_source": "Source", "browser": "Browser", "first_touch_channel": "First-touch channel"}
+                    "utm_source": "utm_source", "source": "Search engine, network…", "country": "Country",
+                    "browser": "Browser", "first_touch_channel": "First-touch channel"}
 STATUS_LABELS = {"reached": "reached", "at": "are at", "in_progress": "are in progress after",
                  "dropped": "dropped after", "stalled": "stalled at or after"}
 PAGE_SIZE = 50

@@ -4,6 +4,7 @@ from urllib.parse import urlparse
 
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 
+from ..countries import country_name
 from ..store.sites import list_sites
 from . import accounts, bp
 from .security import login_required, start_session
@@ -110,3 +111,9 @@ def join(token):
 def utc(ms):
     """Unix milliseconds as 'YYYY-MM-DD HH:MM UTC' (the reports' time zone)."""
     return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ms / 1000)) if ms else "–"
+
+
+@bp.app_template_filter("country")
+def country(code):
+    """'Germany (DE)' for 'DE'."""
+    return f"{country_name(code)} ({code})" if code else ""

@@ -11,8 +11,8 @@ from .engine import links_sql, person_sql
 SEARCH_TRAITS = ("email", "name", "first_name", "last_name", "company")
 TIMELINE_LIMIT = 5000
 TIMELINE_COLUMNS = ["ts", "event_id", "visitor_id", "session_id", "type", "name", "url", "path", "title",
-                    "referrer_host", "channel", "utm_source", "utm_medium", "utm_campaign", "browser", "device",
-                    "prop_keys", "prop_values"]
+                    "referrer_host", "channel", "source", "utm_source", "utm_medium", "utm_campaign", "browser",
+                    "device", "country", "prop_keys", "prop_values"]
 
 
 def visitors_of(store, site, person):
@@ -98,7 +98,8 @@ def sessions(events):
         if not grouped or grouped[-1]["session_id"] != event["session_id"]:
             grouped.append({"session_id": event["session_id"], "start_ms": event["time_ms"],
                             "channel": event["channel"], "campaign": event["utm_campaign"],
-                            "source": event["utm_source"], "device": event["device"], "touchpoints": []})
+                            "source": event["utm_source"], "referrer_source": event["source"],
+                            "device": event["device"], "country": event["country"], "touchpoints": []})
         session = grouped[-1]
         session["end_ms"] = event["time_ms"]
         session["campaign"] = session["campaign"] or event["utm_campaign"]

@@ -29,6 +29,8 @@ BREAKDOWNS = {
     "utm_campaign": "utm_campaign",
     "browser": "browser",
     "device": "device",
+    "source": "source",
+    "country": "country",
     "first_touch_channel": "channel",
 }
 PERSON_BREAKDOWNS = {"first_touch_channel"}
