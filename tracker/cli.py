@@ -150,12 +150,13 @@ def pixel_url(base, site, uid, campaign, source):
 
 
 def _add_groups():
-    """The command groups of the journey engine, the dashboards and the demo."""
+    """The command groups of the journey engine, the dashboards and the demo, and reclassify."""
     from .dashboards.cli import user
     from .demo import demo
+    from .ingest.cli import reclassify
     from .journeys.cli import journey
 
-    for command in (journey, user, demo):
+    for command in (journey, user, demo, reclassify):
         main.add_command(command)
 
 
