@@ -5,6 +5,8 @@ utm_medium), then who referred the visit, from Matomo's lists and the webmail ta
 (``referrers.py``). ``source`` names the search engine, network, AI assistant, webmail provider
 or ad platform ("Ecosia", "LinkedIn", "Gmail"), so reports can say more than the channel.
 """
+from functools import lru_cache
+
 from .enrich import same_site
 from .referrers import load_lists
 
@@ -39,10 +41,10 @@ def medium_channel(medium):
     return MEDIUMS.get(medium) or ("paid" if medium.startswith("paid") else "")
 
 
-def click_platform(query, medium_says):
-    """The ad platform of a paid click id in the page URL, or ''."""
-    for key in CLICK_IDS:
-        if key in query and (key not in UNPAID_CLICK_IDS or medium_says == "paid"):
+def click_platform(click_ids, medium_says):
+    """The ad platform of the first paid click id among ``click_ids``, or ''."""
+    for key in click_ids:
+        if key not in UNPAID_CLICK_IDS or medium_says == "paid":
             return CLICK_IDS[key]
     return ""
 
@@ -55,24 +57,33 @@ def is_spam(referrer_host):
 def origin_of(event_type, utm, query, referrer_host, referrer_path, page_host):
     """(channel, source) of one touchpoint; channel '' when the session's origin applies
     (an internal navigation, an in-page event)."""
+    click_ids = tuple(key for key in query if key in CLICK_IDS)
+    return classify(event_type, utm["utm_medium"], utm["utm_source"], referrer_host, referrer_path, page_host,
+                    click_ids)
+
+
+@lru_cache(maxsize=16384)
+def classify(event_type, medium, utm_source, referrer_host, referrer_path, page_host, click_ids):
+    """``origin_of`` from its inputs alone; cached, since a site's touchpoints repeat a few
+    combinations (``tracker reclassify`` calls it with stored inputs)."""
     external = referrer_host and not same_site(referrer_host, page_host)
     named = load_lists().origin(referrer_host, referrer_path) if external else None
     source = named[1] if named else ""
-    medium_says = medium_channel(utm["utm_medium"])
+    medium_says = medium_channel(medium)
     if event_type in OFFLINE_TYPES or medium_says == "offline":
         return "offline", source
     if event_type == "email_open":
         return "email", source
-    platform = click_platform(query, medium_says)
+    platform = click_platform(click_ids, medium_says)
     if platform:
         return "paid", source or platform
     if medium_says:
         return medium_says, source
-    if utm["utm_source"].lower() in EMAIL_SOURCES:
+    if utm_source.lower() in EMAIL_SOURCES:
         return "email", source
     if named:
         return named
-    if external or utm["utm_source"]:
+    if external or utm_source:
         return "referral", ""
     if referrer_host or event_type != "pageview":
         return "", ""

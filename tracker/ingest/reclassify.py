@@ -2,7 +2,7 @@
 current lists and patterns, in place, one month (a partition of ``events``) at a time.
 
 Per month, the distinct inputs of the classification are read and classified in Python by the
-code ingest uses (``channels.origin_of``, ``agents.parse_user_agent``), so there is one
+code ingest uses (``channels.classify``, ``agents.parse_user_agent``), so there is one
 definition of a channel. The results go to three small tables, and one ``ALTER TABLE events
 UPDATE`` sets the new values through IN-subqueries on them: a mutation on ClickHouse 18.16 can
 neither join nor use joinGet or a Set table (both leave the mutation stuck), but IN works.
@@ -17,8 +17,7 @@ import time
 import uuid
 
 from .agents import parse_user_agent
-from .channels import CLICK_IDS, origin_of
-from .enrich import UTM_FIELDS
+from .channels import CLICK_IDS, classify
 
 # What the classification of a touchpoint depends on, hashed to one key per distinct input.
 INPUTS = ("type", "utm_medium", "utm_source", "referrer_host", "path(referrer)", "host",
@@ -88,8 +87,7 @@ def _month(store, params, scratch):
     keys = []
     for key, event_type, medium, utm_source, ref_host, ref_path, host, click_ids in store.query(
             f"SELECT DISTINCT {KEY}, {', '.join(INPUTS)} FROM events WHERE {MONTH}", params):
-        utm = dict.fromkeys(UTM_FIELDS, "") | {"utm_medium": medium, "utm_source": utm_source}
-        origin = origin_of(event_type, utm, dict.fromkeys(click_ids, "1"), ref_host, ref_path or "/", host)
+        origin = classify(event_type, medium, utm_source, ref_host, ref_path or "/", host, tuple(click_ids))
         inherits = origin[0] in ("", "direct")
         target = targets.setdefault(origin, len(targets) + 1) if not inherits else 0
         keys.append((key, target, int(inherits)))
