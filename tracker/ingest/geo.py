@@ -30,7 +30,9 @@ class GeoLookup:
             record = self._reader.get(ip)
         except ValueError:  # not an IP address (a bad X-Forwarded-For)
             return NOWHERE
-        country = (record or {}).get("country_code") or (record or {}).get("country", {}).get("iso_code", "")
+        record = record or {}
+        # ip-location-db's files say country_code; MaxMind's own (another TRACKER_GEOIP_DB) country.iso_code.
+        country = record.get("country_code") or record.get("country", {}).get("iso_code", "")
         return (country, continent_of(country)) if country else NOWHERE
 
     def close(self):

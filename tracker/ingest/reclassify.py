@@ -53,13 +53,13 @@ def reclassify(store, site, since=None, progress=print):
     done = months(store, site, since)
     for number, month in enumerate(done, 1):
         params = {"site": site, "month": month, "click_ids": list(CLICK_IDS)}
+        # Dropped only once the mutation is done: it reads them while it runs. A run that fails
+        # leaves its reclassify_* tables behind rather than a mutation that can never finish.
         scratch = Scratch(store)
-        try:
-            summary = _month(store, params, scratch)
-            progress(f"{month}: {summary} ({number}/{len(done)}); waiting for ClickHouse to rewrite it")
-            wait_for_mutations(store, "events")
-        finally:
-            scratch.drop()
+        summary = _month(store, params, scratch)
+        progress(f"{month}: {summary} ({number}/{len(done)}); waiting for ClickHouse to rewrite it")
+        wait_for_mutations(store, "events")
+        scratch.drop()
         rebuild_overview(store, params)
         progress(f"{month}: done, overview rebuilt ({number}/{len(done)})")
     return done

@@ -123,12 +123,11 @@ def _wildcard(host):
 def _entries(folder):
     """(channel, name, url) of every list entry; AI assistants first, so they win a host that
     another list names too (chatgpt.com is also among Matomo's search engines)."""
-    read = lambda name: yaml.safe_load((folder / name).read_text())  # noqa: E731
-    for name, urls in read("AIAssistants.yml").items():
+    for name, urls in yaml.safe_load((folder / "AIAssistants.yml").read_text()).items():
         yield from (("ai_assistant", name, url) for url in urls)
-    for name, urls in read("Socials.yml").items():
+    for name, urls in yaml.safe_load((folder / "Socials.yml").read_text()).items():
         yield from (("social", name, url) for url in urls)
-    for name, configs in read("SearchEngines.yml").items():
+    for name, configs in yaml.safe_load((folder / "SearchEngines.yml").read_text()).items():
         yield from (("organic_search", name, url) for config in configs for url in config["urls"])
 
 
