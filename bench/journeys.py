@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tracker import create_app  # noqa: E402
+from tracker import close_app, create_app  # noqa: E402
 from tracker.journeys import definitions, engine  # noqa: E402
 from tracker.journeys.engine import QUERY_SETTINGS, Query  # noqa: E402
 from tracker.store.backend import StoreError  # noqa: E402
@@ -167,7 +167,7 @@ def run(kind, config, rows, runs):
     report("people list page (50)", lambda: get(f"/api/v1/sites/{SITE}/journeys/trip/people?status=dropped&stage=2"
                                                 f"&limit=50&as_of={(BASE_S + 60 * DAY_S) * 1000}"), runs)
     report("search by email", lambda: get(f"/api/v1/sites/{SITE}/people?q=user{people // 2}@"), runs)
-    app.extensions["tracker"].close()
+    close_app(app)
 
 
 def main():

@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tracker import create_app  # noqa: E402
+from tracker import close_app, create_app  # noqa: E402
 from tracker.journeys import definitions  # noqa: E402
 from tracker.store.sites import create_site  # noqa: E402
 
@@ -159,7 +159,7 @@ def main(argv=None):
             "site": args.site, "journey": args.journey, "person": args.person, "query": args.query}
         results = measure(app, target, args.runs, args.only.split(",") if args.only else None)
     finally:
-        app.extensions["tracker"].close()
+        close_app(app)
     if args.json:
         print(json.dumps(results))
         return results

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
-from tracker import create_app
+from tracker import close_app, create_app
 from tracker.store.sites import create_site, create_token
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,10 +66,10 @@ def test_config(backend, request, tmp_path):
 @pytest.fixture
 def app(test_config):
     """The app on a fresh, migrated database; dropped afterwards."""
-    app = create_app(dict(test_config, flush_seconds=0.2))
+    app = create_app(dict(test_config, flush_seconds=0.2, journey_worker=False))
     app.config["TESTING"] = True
     yield app
-    app.extensions["tracker"].close()
+    close_app(app)
     store = app.extensions["store"]
     store.execute(f"DROP DATABASE IF EXISTS `{store.database}`")
 

@@ -4,7 +4,8 @@ import time
 import pytest
 
 from helpers import post_batch, send
-from tracker.store.sites import create_token
+from tracker import access
+from tracker.store.sites import create_token, revoke_token
 
 DAY = 86_400_000
 NOW = int(time.time() * 1000)
@@ -70,6 +71,17 @@ def test_token_of_another_site_gets_403(client, site, store):
     response = client.get(f"/api/v1/sites/{site['site']}/journeys", headers=auth(other))
     assert response.status_code == 403
     assert "error" in response.json
+
+
+def test_an_empty_site_list_is_no_site_and_a_revoked_token_stops_at_once(client, site, store):
+    journeys = f"/api/v1/sites/{site['site']}/journeys"
+    nothing = create_token(store, "nothing", [])["token"]
+    assert client.get(journeys, headers=auth(nothing)).status_code == 403
+    every = create_token(store, "every")  # ["*"]: every site
+    assert client.get(journeys, headers=auth(every["token"])).status_code == 200
+    assert revoke_token(store, every["id"])
+    time.sleep(access.CACHE_SECONDS + 0.1)
+    assert client.get(journeys, headers=auth(every["token"])).status_code == 401
 
 
 def test_definition_crud(client, site, token, journey):

@@ -8,7 +8,9 @@ import pytest
 from click.testing import CliRunner
 
 from helpers import GOOGLEBOT, post_batch, send
-from tracker.dashboards import accounts, queries
+from tracker import access
+from tracker.dashboards import queries
+from tracker.store import accounts
 
 PASSWORD = "correct horse battery"
 HOSTILE = '<img src=x onerror="alert(1)"><script>alert(2)</script>'
@@ -58,9 +60,25 @@ def test_login_sets_a_safe_cookie_and_goes_to_the_site(client, user, site):
     home = client.get("/dashboard/")
     assert home.headers["Location"].endswith(f"/dashboard/{site['site']}/")
     assert client.get(home.headers["Location"]).status_code == 200
-    # The JSON API accepts the logged-in browser: the session names the user's sites.
+    # The cookie names the account only; its sites are looked up on every request.
     with client.session_transaction() as session:
-        assert session["sites"] == [site["site"]] and session["user_id"] == user["user_id"]
+        assert "sites" not in session and session["user_id"] == user["user_id"]
+
+
+def test_a_site_taken_away_or_an_account_disabled_acts_on_the_next_request(client, store, user, site):
+    assert login(client, user["email"], user["password"]).status_code == 302
+    overview, api = f"/dashboard/{site['site']}/", f"/api/v1/sites/{site['site']}/journeys"
+    assert client.get(overview).status_code == 200 and client.get(api).status_code == 200
+    accounts.update_user(store, user["email"], sites=[])
+    time.sleep(access.CACHE_SECONDS + 0.1)
+    assert client.get(overview).status_code == 403 and client.get(api).status_code == 403
+    accounts.update_user(store, user["email"], sites=[site["site"]])
+    time.sleep(access.CACHE_SECONDS + 0.1)
+    assert client.get(overview).status_code == 200
+    accounts.update_user(store, user["email"], disabled=True)
+    time.sleep(access.CACHE_SECONDS + 0.1)
+    assert client.get(overview).status_code == 302 and client.get(api).status_code == 401
+    assert login(client, user["email"], user["password"]).status_code == 401
 
 
 def test_wrong_password_and_unknown_email(client, user):

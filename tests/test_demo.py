@@ -1,7 +1,7 @@
 """The demo data set: it loads through the ingest API and tells its story in the funnels."""
 import time
 
-from tracker.dashboards.accounts import authenticate
+from tracker.store.accounts import authenticate
 from tracker.demo import load
 from tracker.demo.people import generate
 from tracker.journeys import definitions

@@ -1,7 +1,11 @@
-"""Enrichment rules as tables: UTM fields, URLs, site domains, sessions, salts."""
+"""Enrichment rules as tables: UTM fields, URLs, site domains; the daily salts."""
+import time
+
 import pytest
 
-from tracker.ingest.enrich import Salts, Sessions, hashed, same_site, split_url, utm_fields
+from tracker.ingest.enrich import hashed, same_site, split_url, utm_fields
+from tracker.ingest.salts import Salts
+from tracker.store.server import ServerBackend
 
 NO_UTM = dict.fromkeys(("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content"), "")
 
@@ -33,30 +37,24 @@ def test_same_site(a, b, expected):
     assert same_site(a, b) is expected
 
 
-def test_sessions_end_after_thirty_idle_minutes_and_keep_their_origin():
-    sessions = Sessions()
-    paid, inherit, direct = ("paid", "Google"), ("", ""), ("direct", "")
-    first, origin = sessions.resolve("s", "v", "", 1000, paid)
-    assert origin == paid
-    assert sessions.resolve("s", "v", "", 1000 + 29 * 60, inherit) == (first, paid)
-    assert sessions.resolve("s", "v", "", 1000 + 29 * 60 + 5, direct) == (first, paid)
-    assert sessions.resolve("s", "v", "", 1000 + 29 * 60 + 9, ("social", "Reddit")) == (first, ("social", "Reddit"))
-    later, origin = sessions.resolve("s", "v", "", 1000 + 70 * 60, inherit)
-    assert later != first and origin == direct
-    assert sessions.resolve("s", "v", "from-browser", 1000 + 71 * 60, inherit)[0] == "from-browser"
+def test_salts_are_one_per_day_for_every_process(store):
+    first, second = Salts(store), Salts(store)
+    day1 = first.today(now=86400 * 20000)
+    assert len(day1) == 32 and second.today(now=86400 * 20000 + 3600) == day1
+    day2 = second.today(now=86400 * 20001)
+    assert day2 != day1 and first.today(now=86400 * 20001) == day2
+    assert Salts(store).today(now=86400 * 20003) not in (day1, day2)
+    for _ in range(50):  # the server deletes in the background (a mutation)
+        names = [n for (n,) in store.query("SELECT name FROM app_secrets ORDER BY name")]
+        if "ip_salt:2024-10-04" not in names:
+            break
+        time.sleep(0.1)
+    assert "ip_salt:2024-10-04" not in names and "ip_salt:2024-10-07" in names
 
 
-def test_salts_rotate_daily_and_survive_a_missing_store():
-    stored = {}
-    salts = Salts(stored.get, stored.__setitem__)
-    day1 = salts.today(now=86400 * 20000)
-    assert salts.today(now=86400 * 20000 + 3600) == day1 == stored["2024-10-04"]
-    assert salts.today(now=86400 * 20001) != day1
-
-    def down(*_):
-        raise ConnectionError("no ClickHouse")
-
-    assert len(Salts(down, down).today()) == 32
+def test_no_salt_is_invented_when_the_store_cannot_be_read():
+    unreachable = ServerBackend("clickhouse://default@127.0.0.1:1/none", connect_timeout=0.2)
+    assert Salts(unreachable).today() is None
 
 
 def test_hashed_depends_on_salt():

@@ -1,5 +1,13 @@
-"""Migrations: applied once, recorded, and applying them again changes nothing."""
-from tracker.store.migrations import available, migrate, split_statements
+"""Migrations: applied once, recorded with a checksum, refused when a released file changed,
+taken by one process at a time, and a database migrated by an older release catches up."""
+import shutil
+import threading
+
+import pytest
+
+from tracker.store import open_store
+from tracker.store.migrations import MIGRATIONS_DIR, MigrationError, available, migrate, split_statements
+from tracker.settings import load_settings
 
 
 def schema(store):
@@ -8,14 +16,92 @@ def schema(store):
     return {name: store.query(f"SHOW CREATE TABLE `{name}`").scalar() for (name,) in tables}
 
 
+def fresh_store(test_config):
+    """A store on the test's database, not yet migrated (the ``app`` fixture migrates)."""
+    return open_store(load_settings(**test_config))
+
+
+@pytest.fixture
+def bare_store(test_config):
+    store = fresh_store(test_config)
+    yield store
+    store.execute(f"DROP DATABASE IF EXISTS `{store.database}`")
+
+
+def copy_migrations(tmp_path, upto=None):
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    for migration in available():
+        if upto is None or migration.version <= upto:
+            shutil.copy(MIGRATIONS_DIR / migration.name, folder / migration.name)
+    return folder
+
+
 def test_migrating_twice_changes_nothing(store):
     before = schema(store)
-    versions = store.query("SELECT version FROM schema_migrations ORDER BY version")
+    versions = store.query("SELECT version, checksum FROM schema_migrations ORDER BY version")
     assert migrate(store) == []
     assert schema(store) == before
-    assert store.query("SELECT version FROM schema_migrations ORDER BY version") == versions
-    assert [v for (v,) in versions] == [version for version, _, _ in available()]
-    assert {"events", "identities", "persons", "sites", "api_tokens", "salts"} <= set(before)
+    assert store.query("SELECT version, checksum FROM schema_migrations ORDER BY version") == versions
+    assert versions == [(m.version, m.checksum) for m in available()]
+    assert {"events", "identities", "persons", "sites", "api_tokens", "app_secrets", "overview_daily"} <= set(before)
+
+
+def test_an_applied_migration_that_changed_stops_start_up(bare_store, tmp_path):
+    folder = copy_migrations(tmp_path)
+    migrate(bare_store, folder)
+    edited = folder / "0002_sites_and_tokens.sql"
+    edited.write_text(edited.read_text() + "\nCREATE TABLE IF NOT EXISTS sneaky (x UInt8) ENGINE = Log;\n")
+    with pytest.raises(MigrationError, match=r"0002_sites_and_tokens.sql was changed after it was applied.*"
+                                             r"new numbered migration"):
+        migrate(bare_store, folder)
+    assert "sneaky" not in schema(bare_store)
+
+
+def test_a_corrected_comment_is_not_a_change(bare_store, tmp_path):
+    folder = copy_migrations(tmp_path)
+    migrate(bare_store, folder)
+    edited = folder / "0001_events.sql"
+    edited.write_text("-- a comment corrected after release\n" + edited.read_text())
+    assert migrate(bare_store, folder) == []
+
+
+def test_a_database_of_the_first_release_catches_up(bare_store, tmp_path):
+    """Released 0004 never had the overview's rollup: 0005 adds it, and checksums are adopted."""
+    folder = copy_migrations(tmp_path, upto=4)
+    migrate(bare_store, folder)
+    # The first release kept no checksums.
+    bare_store.execute("ALTER TABLE schema_migrations DROP COLUMN checksum")
+    bare_store.insert("events", ["site", "event_id", "event_time", "visitor_id", "type", "channel"],
+                      [("s1", "e1", 1_700_000_000, "v1", "pageview", "direct")])
+    assert "overview_daily" not in schema(bare_store)
+    applied = migrate(bare_store)
+    assert applied[0].startswith("0005_") and "0004_dashboard_accounts.sql" not in applied
+    assert bare_store.query("SELECT uniqHLL12Merge(touchpoints) FROM overview_daily").scalar() == 1
+    recorded = dict(bare_store.query("SELECT version, max(checksum) FROM schema_migrations GROUP BY version"))
+    assert recorded == {m.version: m.checksum for m in available()}
+
+
+@pytest.mark.parametrize("backend", ["server"])
+def test_workers_starting_together_migrate_once(test_config, bare_store):
+    """Four processes' worth of stores migrate one fresh database at once: each file is applied
+    by exactly one of them, and none fails."""
+    results, errors = [], []
+
+    def run():
+        try:
+            results.append(migrate(fresh_store(test_config)))
+        except Exception as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    applied = sorted(name for names in results for name in names)
+    assert applied == sorted(m.name for m in available())
 
 
 def test_events_has_its_contract_columns(store):

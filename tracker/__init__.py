@@ -1,7 +1,8 @@
 """Touchpoint tracking and customer-journey analytics: the Flask application factory."""
 import atexit
 import logging
-import secrets
+import weakref
+from concurrent.futures import ThreadPoolExecutor
 
 from flask import Flask
 
@@ -9,6 +10,10 @@ from .sessions import IngestFreeSessions
 from .settings import load_settings
 
 __version__ = "0.1.0"
+
+# Apps of this process that still hold threads and a spool: closed at exit (gunicorn's
+# worker_exit closes them earlier). One exit hook for all, however many apps are made.
+_open_apps = weakref.WeakSet()
 
 
 def create_app(test_config=None):
@@ -21,11 +26,11 @@ def create_app(test_config=None):
     from .ingest import start_ingest
     from .store import open_store
     from .store.migrations import migrate
+    from .store.shared_secrets import shared_secret
 
     settings = load_settings(**(test_config or {}))
     app = Flask(__name__, static_folder=None)
     app.config["TRACKER"] = settings
-    app.config["SECRET_KEY"] = settings["secret_key"] or secrets.token_hex(32)
     app.config["MAX_CONTENT_LENGTH"] = settings["max_body_bytes"]
     app.config["DASHBOARD_IDLE_SECONDS"] = int(settings["session_idle_hours"] * 3600)
     app.session_interface = IngestFreeSessions()
@@ -34,22 +39,55 @@ def create_app(test_config=None):
 
     store = open_store(settings)
     migrate(store)
-    ingest = start_ingest(store, settings)
-    app.extensions["tracker"] = ingest
+    # One key for every worker and node, or a login made on one is unknown to the next.
+    app.config["SECRET_KEY"] = settings["secret_key"] or shared_secret(store, "session_key")
     app.extensions["store"] = store
+    app.extensions["tracker"] = start_ingest(store, settings)
+    if settings["journey_worker"]:
+        from .worker import JourneyWorker
+
+        app.extensions["journey_worker"] = JourneyWorker(store).start()
+    # Threads that run the independent queries of one page together (overview, funnel comparison).
+    app.extensions["query_pool"] = ThreadPoolExecutor(max_workers=8, thread_name_prefix="dashboard-query")
 
     errors.init_app(app)
     _register_blueprints(app)
-
-    @app.get("/healthz")
-    def healthz():
-        """Liveness, whether ClickHouse answers, how much waits in the spool, and what ingest
-        dropped on purpose (referrer spam) since the process started."""
-        return {"ok": True, "clickhouse": store.ping(), "spooled_segments": ingest.writer.backlog,
-                "dropped": ingest.counters.snapshot()}
-
-    atexit.register(ingest.close)
+    app.get("/healthz")(_healthz)
+    _open_apps.add(app)
     return app
+
+
+def close_app(app):
+    """Flush the writer and stop the app's threads; safe to call twice."""
+    if "journey_worker" in app.extensions:
+        app.extensions["journey_worker"].stop()
+    app.extensions["tracker"].close()
+    app.extensions["query_pool"].shutdown(wait=False)
+    _open_apps.discard(app)
+
+
+@atexit.register
+def _close_open_apps():
+    for app in list(_open_apps):
+        close_app(app)
+
+
+def _healthz():
+    """Liveness: whether ClickHouse answers, the state of this process's background threads
+    (the batch writer, the journey worker): 503 when one of them died; and what ingest dropped
+    on purpose (referrer spam) since the process started."""
+    from flask import current_app
+
+    ingest = current_app.extensions["tracker"]
+    writer = ingest.writer.health()
+    body = {"clickhouse": current_app.extensions["store"].ping(), "writer": writer,
+            "spooled_segments": writer["spooled_segments"], "dropped": ingest.counters.snapshot()}
+    threads = [writer]
+    if "journey_worker" in current_app.extensions:
+        body["journey_worker"] = current_app.extensions["journey_worker"].health()
+        threads.append(body["journey_worker"])
+    body["ok"] = all(t["ok"] for t in threads)
+    return body, 200 if body["ok"] else 503
 
 
 def _register_blueprints(app):

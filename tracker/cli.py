@@ -1,6 +1,7 @@
 """The ``tracker`` command: migrate, sites, tokens, serving, the email pixel URL."""
 import json
 import os
+import subprocess
 import sys
 
 import click
@@ -82,23 +83,35 @@ def token():
 
 @token.command("create")
 @click.option("--name", default="", help="What the token is for.")
-@click.option("--site", "sites", multiple=True, help="Limit the token to a site (repeatable; default all).")
+@click.option("--site", "sites", multiple=True, help="Limit the token to a site (repeatable; default every site).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def token_create(name, sites, as_json):
     """Create an analytics API token (shown only once)."""
-    from .store.sites import create_token
+    from .store.sites import ALL_SITES, create_token
 
-    created = create_token(_store(), name, sites)
-    _print(created, as_json, f"token: {created['token']} (shown once)")
+    created = create_token(_store(), name, sites or (ALL_SITES,))
+    _print(created, as_json, f"token: {created['token']} (shown once; id {created['id']})")
+
+
+@token.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def token_list(as_json):
+    """List tokens by id (the tokens themselves are not kept)."""
+    from .store.sites import list_tokens
+
+    tokens = list_tokens(_store())
+    _print(tokens, as_json, "\n".join(f"{t['id']}  {t['name'] or '-'}  {' '.join(t['sites']) or '(no site)'}"
+                                      f"{'  [revoked]' if t['revoked'] else ''}" for t in tokens))
 
 
 @token.command("revoke")
 @click.argument("value")
 def token_revoke(value):
-    """Revoke a token."""
+    """Revoke a token, given itself or its id (from `tracker token list`); effective at once."""
     from .store.sites import revoke_token
 
-    revoke_token(_store(), value)
+    if not revoke_token(_store(), value):
+        raise click.ClickException("no token (or more than one) matches; see `tracker token list`")
     click.echo("revoked")
 
 
@@ -117,6 +130,10 @@ def serve(bind, workers, threads):
         raise click.ClickException("the embedded store serves one process: use --workers 1 (with threads), "
                                    "or set TRACKER_CLICKHOUSE_URL to a ClickHouse server")
     workers = 1 if embedded else (workers or 2 * (os.cpu_count() or 1))
+    # Migrate (or refuse, with the reason) once, before the workers start; a separate process,
+    # so the embedded store is free again when gunicorn opens it.
+    if subprocess.run([sys.executable, "-m", "tracker", "migrate"]).returncode:
+        raise click.ClickException("not serving: the store could not be migrated (see above)")
     args = [sys.executable, "-m", "gunicorn", "--bind", bind, "--workers", str(workers),
             "--threads", str(threads), "--config", "python:tracker.gunicorn_conf", "tracker:create_app()"]
     os.execv(sys.executable, args)
@@ -150,13 +167,15 @@ def pixel_url(base, site, uid, campaign, source):
 
 
 def _add_groups():
-    """The command groups of the journey engine, the dashboards and the demo, and reclassify."""
+    """The command groups of the journey engine, the dashboards, the spool, the worker and the
+    demo, and reclassify."""
     from .dashboards.cli import user
     from .demo import demo
-    from .ingest.cli import reclassify
+    from .ingest.cli import reclassify, spool
     from .journeys.cli import journey
+    from .worker.cli import worker
 
-    for command in (journey, user, demo, reclassify):
+    for command in (journey, user, spool, worker, demo, reclassify):
         main.add_command(command)
 
 

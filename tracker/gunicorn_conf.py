@@ -8,7 +8,8 @@ worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 
 def worker_exit(server, worker):
     """SIGTERM or a restart: write what this worker accepted before it goes."""
+    from tracker import close_app
+
     app = getattr(worker, "wsgi", None)
-    ingest = getattr(app, "extensions", {}).get("tracker") if app is not None else None
-    if ingest is not None:
-        ingest.close()
+    if app is not None and "tracker" in getattr(app, "extensions", {}):
+        close_app(app)

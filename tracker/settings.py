@@ -91,9 +91,13 @@ SETTINGS = [
     Setting("TRACKER_TRUST_PROXY", "0", _flag,
             "Take the client address from X-Forwarded-For (only behind a proxy you run)."),
     Setting("TRACKER_SECRET_KEY", "", str,
-            "Signs dashboard sessions; unset means a random key per start (sessions end on restart)."),
+            "Signs dashboard sessions; unset means a random key made once and kept in the store, "
+            "shared by every worker and app node."),
     Setting("TRACKER_QUERY_SECONDS", "30", _positive_int,
             "Time limit of one analytics query in ClickHouse."),
+    Setting("TRACKER_JOURNEY_WORKER", "1", _flag,
+            "Run a journey worker in each serving process (one leads at a time); 0 when a separate "
+            "`tracker worker` keeps journey state instead."),
     Setting("TRACKER_SESSION_IDLE_HOURS", "8", _positive_float,
             "A dashboard login ends after this long without a request."),
     Setting("TRACKER_GEOIP_DB", "", _mmdb,

@@ -76,7 +76,7 @@ def funnel(site, journey_id):
     start, end, as_of = date_range(request.args)
     breakdown = choice(request.args, "breakdown", BREAKDOWNS)
     result = reports.funnel(_store(), journey, site, start, end, as_of, breakdown)
-    return dict(result, journey=journey_id, order=journey["order"], window_days=journey["window_days"],
+    return dict(result, journey=journey_id, order=journey["order"], window=journey["window"],
                 **{"from": start, "to": end, "as_of": as_of})
 
 

@@ -15,7 +15,7 @@ from ..journeys import definitions, persons, reports
 from ..journeys.rules import BREAKDOWNS
 from . import bp
 from .editor import ORDERS, RULE_FIELDS, blank_definition, definition_from_form, describe_errors, props_text
-from .overview import QUERY_POOL, date_range, site_name
+from .overview import date_range, site_name
 from .security import site_required
 
 BREAKDOWN_LABELS = {"channel": "Channel", "utm_campaign": "Campaign", "device": "Device",
@@ -86,7 +86,7 @@ def funnel(site, journey_id):
     compare = request.args.get("compare", "1") == "1"
     as_of = _now_ms()
     start, end = _ms_range(first, last)
-    current = QUERY_POOL.submit(reports.funnel, _store(), journey, site, start, end, as_of, breakdown or None)
+    current = current_app.extensions["query_pool"].submit(reports.funnel, _store(), journey, site, start, end, as_of, breakdown or None)
     previous = None
     if compare:  # computed alongside the current period: the page waits for the slower one
         p_first, p_last = _previous(first, last)

@@ -1,6 +1,5 @@
 """The site overview page, and the date range every page of a site shares."""
 import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta, timezone
 
 from flask import current_app, jsonify, render_template, request
@@ -9,8 +8,6 @@ from . import bp, queries
 from .security import site_required
 from .views import country, my_sites
 
-# Threads that run the independent queries of one page together (overview, funnel comparison).
-QUERY_POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="dashboard-query")
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
 
@@ -54,7 +51,8 @@ def overview(site):
     jobs = {"days": (queries.series, first, last), "totals": (queries.totals, first, last),
             "bots": (queries.bots, first, last), "live": (queries.live, time.time())}
     jobs.update({what: (queries.top, first, last, what) for what in queries.TOPS})
-    futures = {name: QUERY_POOL.submit(job[0], store, site, *job[1:]) for name, job in jobs.items()}
+    pool = current_app.extensions["query_pool"]
+    futures = {name: pool.submit(job[0], store, site, *job[1:]) for name, job in jobs.items()}
     got = {name: future.result() for name, future in futures.items()}
     for row in got["country"]:
         row["value"] = country(row["value"])
@@ -64,9 +62,10 @@ def overview(site):
     return render_template(
         "overview.html", site=site, site_name=site_name(site), first=first, last=last, message=message,
         chart=chart, totals=got["totals"], bots=got["bots"], live=got["live"],
-        tables=[("By channel", got["channel"], "Channel"), ("By source", got["source"], "Search engine, network…"),
-                ("By country", got["country"], "Country"), ("Top pages", got["page"], "Page"),
-                ("Top campaigns", got["campaign"], "Campaign")])
+        tables=[("Arrivals by channel", got["channel"], "Channel", "Arrivals"),
+                ("Arrivals by source", got["source"], "Search engine, network…", "Arrivals"),
+                ("By country", got["country"], "Country", "Touchpoints"), ("Top pages", got["page"], "Page", "Touchpoints"),
+                ("Top campaigns", got["campaign"], "Campaign", "Touchpoints")])
 
 
 @bp.get("/<site>/live.json")

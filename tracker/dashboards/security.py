@@ -6,6 +6,7 @@ from functools import wraps
 
 from flask import abort, current_app, g, redirect, render_template, request, session, url_for
 
+from ..access import login_sites, may_see_site
 from ..store import StoreError
 from . import bp
 
@@ -26,9 +27,7 @@ def start_session(user):
     """Log ``user`` in: a fresh session (new CSRF token) with their id and their sites."""
     session.clear()
     session["user_id"] = user["user_id"]
-    session["email"] = user["email"]
-    # The JSON API (tracker/api/auth.py) reads this list; a user always has an explicit one.
-    session["sites"] = list(user["sites"])
+    session["email"] = user["email"]  # its sites are looked up on each request (tracker.access)
     session["seen_at"] = int(time.time())
     csrf_token()
 
@@ -79,7 +78,7 @@ def login_required(view):
 
     @wraps(view)
     def wrapper(*args, **kwargs):
-        if "user_id" not in session:
+        if login_sites() is None:
             expired = "1" if g.get("session_expired") else None
             return redirect(url_for("dashboards.login", next=request.full_path.rstrip("?"), expired=expired))
         return view(*args, **kwargs)
@@ -93,7 +92,7 @@ def site_required(view):
     @wraps(view)
     @login_required
     def wrapper(*args, site, **kwargs):
-        if site not in session.get("sites", []):
+        if not may_see_site(login_sites(), site):
             abort(403, "You do not have access to this site. Ask someone who has it to invite you.")
         g.site = site
         return view(*args, site=site, **kwargs)

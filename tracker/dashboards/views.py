@@ -4,9 +4,11 @@ from urllib.parse import urlparse
 
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 
+from ..access import login_sites
 from ..countries import country_name
-from ..store.sites import list_sites
-from . import accounts, bp
+from ..store.sites import list_sites, may_see
+from ..store import accounts
+from . import bp
 from .security import login_required, start_session
 
 
@@ -24,8 +26,8 @@ def _safe_next(target):
 
 def my_sites():
     """The sites of the logged-in user as [{"site", "name"}], in name order."""
-    mine = set(session.get("sites", []))
-    return sorted(({"site": s["site"], "name": s["name"]} for s in list_sites(_store()) if s["site"] in mine),
+    mine = login_sites() or []
+    return sorted(({"site": s["site"], "name": s["name"]} for s in list_sites(_store()) if may_see(mine, s["site"])),
                   key=lambda s: s["name"].lower())
 
 
@@ -76,7 +78,7 @@ def invite():
     if request.method == "POST":
         try:
             token = accounts.create_invitation(_store(), email, chosen, session["user_id"],
-                                               allowed=session.get("sites", []))
+                                               allowed=login_sites() or [])
         except accounts.AccountError as exc:
             error = str(exc)
         else:

@@ -21,7 +21,7 @@ def _login_file(settings):
 
 def load(app, people, seed):
     """Create the site, journeys, a dashboard user and the touchpoints; return the login."""
-    from ..dashboards.accounts import create_user
+    from ..store.accounts import create_user
     from ..journeys.definitions import save, validate_definition
     from ..store.sites import create_site, create_token
 
@@ -50,7 +50,7 @@ def load(app, people, seed):
 @click.option("--seed", default=7, show_default=True, help="Random seed (the same seed, the same story).")
 def demo(people, seed):
     """Load the demo site once (Wanderlust Travel) and print how to log in."""
-    from .. import create_app
+    from .. import close_app, create_app
     from ..store.sites import list_sites
 
     app = create_app()
@@ -65,6 +65,6 @@ def demo(people, seed):
         login_file.write_text(json.dumps(login))
         login_file.chmod(0o600)
         click.echo(f"Loaded {login['touchpoints']} touchpoints.")
-    app.extensions["tracker"].close()
+    close_app(app)
     click.echo(f"\n  Dashboards: http://127.0.0.1:8000/  (log in as {login['email']} / {login['password']})"
                f"\n  API token:  {login['token']}  (site {login['site']})\n")

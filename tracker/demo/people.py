@@ -137,6 +137,18 @@ def _newsletter(person, rng):
                     "", "Autumn deals")
 
 
+def _visits(person):
+    """Give the person's browser touchpoints the session ids a browser's snippet would send:
+    a new one after 30 idle minutes. Their page views inside a visit count under its channel."""
+    web = sorted((e for e in person.events if "ua" in e), key=lambda e: e["ts"])
+    visit, last = 0, None
+    for event in web:
+        if last is None or event["ts"] - last > 30 * 60_000:
+            visit += 1
+        event["sid"] = f"demo-{person.number}-{visit}"
+        last = event["ts"]
+
+
 def generate(people, seed, batch_size=100):
     """Yield batches of server-API events for ``people`` invented travellers."""
     rng = random.Random(seed)
@@ -146,6 +158,7 @@ def generate(people, seed, batch_size=100):
         person = Person(number, rng, now)
         _story(person, rng)
         _newsletter(person, rng)
+        _visits(person)
         for event in person.events:
             batch.append(event)
             if len(batch) == batch_size:

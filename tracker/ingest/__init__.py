@@ -1,14 +1,12 @@
 """Ingest: the pixel, /collect and the server API; validation, enrichment, hand-off to the writer."""
-import time
-from datetime import date
 from dataclasses import dataclass
 
 from ..store.writer import BatchWriter
 from .agents import is_bot
 from .counters import Counters
-from .enrich import Salts, Sessions
 from .geo import GeoLookup, NoGeo, open_geo
 from .referrers import load_lists
+from .salts import Salts
 from .sites import SiteCache
 from .touchpoints import COLUMNS
 
@@ -19,7 +17,6 @@ class Ingest:
 
     sites: SiteCache
     writer: BatchWriter
-    sessions: Sessions
     salts: Salts
     geo: GeoLookup | NoGeo
     counters: Counters
@@ -34,26 +31,13 @@ class Ingest:
         self.geo.close()
 
 
-def _salt_store(store):
-    def load(day):
-        return store.query("SELECT min(salt) FROM salts WHERE day = %(day)s", {"day": day}).scalar() or None
-
-    def save(day, salt):
-        store.insert("salts", ["day", "salt"], [(date.fromisoformat(day), salt)])
-        # Forget old days: a deleted salt makes those hashes unlinkable for good.
-        cutoff = time.strftime("%Y-%m-%d", time.gmtime(time.time() - 2 * 86400))
-        store.execute("ALTER TABLE salts DELETE WHERE day < %(cutoff)s", {"cutoff": cutoff})
-
-    return load, save
-
-
 def start_ingest(store, settings):
-    """The site cache, the batch writer, the lookups and the caches of one process."""
+    """The site cache, the batch writer, the salts and the lookups of one process."""
     spool_root = settings["data_dir"] / "spool"
     writer = BatchWriter(store, COLUMNS, spool_root / store.database,
                          flush_seconds=settings["flush_seconds"], flush_rows=settings["flush_rows"])
     sites = SiteCache(store, spool_root / f"{store.database}-sites.json")
     load_lists()  # read the referrer lists and compile the bot patterns now, not in a first request
     is_bot("warm-up")
-    return Ingest(sites=sites, writer=writer, sessions=Sessions(), salts=Salts(*_salt_store(store)),
-                  geo=open_geo(settings["geoip_db"]), counters=Counters())
+    return Ingest(sites=sites, writer=writer, salts=Salts(store), geo=open_geo(settings["geoip_db"]),
+                  counters=Counters())

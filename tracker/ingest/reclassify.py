@@ -3,14 +3,17 @@ current lists and patterns, in place, one month (a partition of ``events``) at a
 
 Per month, the distinct inputs of the classification are read and classified in Python by the
 code ingest uses (``channels.classify``, ``agents.parse_user_agent``), so there is one
-definition of a channel. The results go to three small tables, and one ``ALTER TABLE events
+definition of a channel. The results go to small scratch tables, and one ``ALTER TABLE events
 UPDATE`` sets the new values through IN-subqueries on them: a mutation on ClickHouse 18.16 can
 neither join nor use joinGet or a Set table (both leave the mutation stuck), but IN works.
-A touchpoint whose own origin is '' or 'direct' takes its session's, as at ingest: that of the
-session's first touchpoint of the month. Rows the server API wrote without a browser
-(device 'server') keep the channel they were given. The bot flag needs the user agent, stored
-since migration 0020: older rows keep theirs. Mutations bypass materialized views, so the
-overview's daily tables of the site and month are rebuilt from ``events`` afterwards.
+Each touchpoint gets its own channel and source, as ingest stores them ('' when it has none of
+its own); visits and the origin a touchpoint takes from its visit are read at query time
+(``journeys.engine.touchpoints_sql``), so nothing is propagated here. Rows the server API
+wrote without a browser (device 'server') keep the channel they were given. The bot flag needs
+the user agent, stored since migration 0020: older rows keep theirs.
+
+Mutations bypass materialized views, so afterwards the overview's daily tables of the site and
+month are rebuilt from ``events``.
 """
 import calendar
 import time
@@ -24,12 +27,11 @@ INPUTS = ("type", "utm_medium", "utm_source", "referrer_host", "path(referrer)",
           "arrayFilter(k -> has(%(click_ids)s, k), extractURLParameterNames(url))")
 KEY = f"cityHash64({', '.join(INPUTS)})"
 MONTH = "site = %(site)s AND toYYYYMM(event_time) = %(month)s AND device != 'server'"
-SCRATCH = {"keys": "key UInt64, target UInt32, inherits UInt8",
-           "sessions": "session_id String, target UInt32",
+SCRATCH = {"keys": "key UInt64, target UInt32",
            "agents": "user_agent String, is_bot UInt8, device String"}
-# The overview's daily tables as their materialized views fill them (migrations 0004 and 0020).
+# The overview's daily tables as their materialized views fill them (migrations 0005 and 0020).
 OVERVIEW_TABLES = {
-    "overview_daily": """SELECT site, toDate(event_time) AS day, if(channel = '', 'direct', channel) AS channel,
+    "overview_daily": """SELECT site, toDate(event_time) AS day, channel,
         if(type = 'pageview', path, '') AS page, utm_campaign AS campaign,
         uniqHLL12State(cityHash64(event_id)) AS touchpoints, uniqHLL12State(visitor_id) AS people
         FROM events WHERE is_bot = 0 AND {where} GROUP BY site, day, channel, page, campaign""",
@@ -83,32 +85,21 @@ class Scratch:
 
 def _month(store, params, scratch):
     """Classify one month's inputs into the scratch tables and start its mutation; a summary."""
-    targets = {("direct", ""): 1}  # (channel, source) -> number in the mutation
+    targets = {}  # (channel, source) -> number in the mutation
     keys = []
     for key, event_type, medium, utm_source, ref_host, ref_path, host, click_ids in store.query(
             f"SELECT DISTINCT {KEY}, {', '.join(INPUTS)} FROM events WHERE {MONTH}", params):
         origin = classify(event_type, medium, utm_source, ref_host, ref_path or "/", host, tuple(click_ids))
-        inherits = origin[0] in ("", "direct")
-        target = targets.setdefault(origin, len(targets) + 1) if not inherits else 0
-        keys.append((key, target, int(inherits)))
-    store.insert(scratch.names["keys"], ["key", "target", "inherits"], keys)
-    _session_targets(store, params, scratch)
+        keys.append((key, targets.setdefault(origin, len(targets) + 1)))
+    if not keys:
+        return "nothing to reclassify (only the server API's touchpoints)"
+    store.insert(scratch.names["keys"], ["key", "target"], keys)
     agents = _changed_agents(store, params)
     store.insert(scratch.names["agents"], ["user_agent", "is_bot", "device"], agents)
     sql, more = mutation_sql(scratch.names, targets, {a[2] for a in agents})
     store.execute(sql, {**params, **more})
     return (f"{len(keys)} distinct origins into {len(targets)} (channel, source) pairs, "
             f"{len(agents)} user agents with a new bot flag")
-
-
-def _session_targets(store, params, scratch):
-    """Each session's origin: that of its first touchpoint of the month ('direct' when it has none)."""
-    names = scratch.names
-    store.execute(f"""INSERT INTO {names['sessions']}
-        SELECT session_id, if(inherits = 1 OR target = 0, 1, target) FROM (
-            SELECT session_id, argMin({KEY}, toUInt64(event_time) * 1000 + event_ms) AS key
-            FROM events WHERE {MONTH} GROUP BY session_id
-        ) AS entry ANY LEFT JOIN (SELECT key, target, inherits FROM {names['keys']}) AS own USING key""", params)
 
 
 def _changed_agents(store, params):
@@ -127,13 +118,8 @@ def mutation_sql(names, targets, devices):
     """The ALTER that sets channel, source, is_bot and device of one month from the scratch
     tables, and its parameters: ``targets`` numbers each (channel, source) pair, ``devices``
     are the device classes of user agents that stop being bots."""
-    def pick(expression, table, column):
-        """The number of the target whose rows of ``table`` hold ``expression``, else 0."""
-        return "multiIf(" + "".join(f"{expression} IN (SELECT {column} FROM {table} WHERE target = {n}), {n}, "
-                                    for n in targets.values()) + "0)"
-
-    own, session = pick(KEY, names["keys"], "key"), pick("session_id", names["sessions"], "session_id")
-    number = f"toUInt32(if({KEY} IN (SELECT key FROM {names['keys']} WHERE inherits = 1), {session}, {own}))"
+    number = ("toUInt32(multiIf(" + "".join(f"{KEY} IN (SELECT key FROM {names['keys']} WHERE target = {n}), {n}, "
+                                            for n in targets.values()) + "0))")
     ids = f"CAST([{', '.join(str(n) for n in targets.values())}] AS Array(UInt32))"
     agents = names["agents"]
     is_bot = f"user_agent IN (SELECT user_agent FROM {agents} WHERE is_bot = %(bot)s)"

@@ -26,13 +26,18 @@ PUBLIC_PAST_MS = 24 * 3600 * 1000
 FUTURE_MS = 5 * 60 * 1000
 
 
+class SaltUnavailable(Exception):
+    """No IP salt can be read (ClickHouse unreachable on a new day): cookieless visitors
+    cannot be told apart the same way in every worker, so their touchpoints are refused."""
+
+
 @dataclass
 class Hit:
     """What the request tells about all its events: who sent it and when."""
 
     site: str
     user_agent: str
-    salt: str
+    salt: str | None
     ip: str
     received_ms: int
     trusted: bool  # the server API: its times and channels are taken as given
@@ -57,13 +62,21 @@ def visitor_of(hit, batch_vid, event):
     # visitor; an identify keeps the hashed visitor so its earlier touchpoints get linked.
     if event.get("uid") and event["type"] != "identify":
         return "u:" + event["uid"]
+    if hit.salt is None:
+        raise SaltUnavailable()
     return "h:" + hashed(hit.salt, hit.site, hit.ip, hit.user_agent)
 
 
-def records_for(hit, batch_vid, events, sessions):
-    """The ``(table, row)`` records of a batch of validated events; referrer spam is left out."""
+def records_for(hit, batch_vid, events):
+    """The ``(table, row)`` records of a batch of validated events; referrer spam is left out.
+
+    Each touchpoint keeps its own channel and source and the session id its sender gave (the
+    snippet does); visits and their channels and sources are read from event times and these
+    ids at query time, so no worker's memory decides them and late or reordered touchpoints
+    land in place.
+    """
     request_agent = ("", "", "server", 0) if hit.trusted else parse_user_agent(hit.user_agent)
-    ip_hash = hashed(hit.salt, hit.ip) if hit.ip else ""
+    ip_hash = hashed(hit.salt, hit.ip) if hit.ip and hit.salt else ""
     records = []
     for event in events:
         ref_host, ref_path, _ = split_url(event["ref"])
@@ -79,12 +92,11 @@ def records_for(hit, batch_vid, events, sessions):
         query = dict(pairs)
         utm = utm_fields(event, query)
         given = hit.trusted and event["channel"]
-        origin = (given, "") if given else origin_of(event["type"], utm, query, ref_host, ref_path, host)
-        session_id, (channel, source) = sessions.resolve(hit.site, visitor, event["sid"], seconds, origin)
+        channel, source = (given, "") if given else origin_of(event["type"], utm, query, ref_host, ref_path, host)
         props = event.get("props") or {}
         records.append(("events", [
             hit.site, event["eid"] or next_event_id(), seconds, millis, hit.received_ms // 1000,
-            visitor, session_id, event["uid"], event["type"], event["name"], event["url"], host, path,
+            visitor, event["sid"], event["uid"], event["type"], event["name"], event["url"], host, path,
             event["title"], event["ref"], ref_host, channel, utm["utm_source"], utm["utm_medium"],
             utm["utm_campaign"], utm["utm_term"], utm["utm_content"], browser, os_name, device, is_bot,
             event["screen"], ip_hash, list(props), list(props.values()),

@@ -8,7 +8,7 @@ from marshmallow import ValidationError
 from ..errors import ApiError, field_errors
 from .enrich import host_of, same_site
 from .schemas import BATCH, PIXEL, load_fast, pixel_params
-from .touchpoints import Hit, now_ms, records_for
+from .touchpoints import Hit, SaltUnavailable, now_ms, records_for
 
 bp = Blueprint("ingest", __name__)
 
@@ -67,7 +67,11 @@ def _refuse_server_fields(events):
 def _accept(hit, batch_vid, events):
     """Store the batch; the number stored (referrer spam is dropped and counted)."""
     tracker = _ingest()
-    records = records_for(hit, batch_vid, events, tracker.sessions)
+    try:
+        records = records_for(hit, batch_vid, events)
+    except SaltUnavailable:
+        raise ApiError(503, "the database does not answer, so visitors without an id cannot be counted "
+                            "right now; send a vid, or retry later") from None
     try:
         tracker.writer.add(records)
     except OSError as exc:

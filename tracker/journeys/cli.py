@@ -62,4 +62,4 @@ def list_(site, as_json):
         return
     for j in journeys:
         stages = " → ".join(s["name"] for s in j["stages"])
-        click.echo(f"{j['id']}  {j['name']}  [{j['order']}, {j['window_days']}d]  {stages}")
+        click.echo(f"{j['id']}  {j['name']}  [{j['order']}, {j['window']['value']} {j['window']['unit']}s]  {stages}")

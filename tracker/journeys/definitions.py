@@ -7,7 +7,7 @@ import json
 import re
 import time
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from ..errors import field_errors
 from .rules import RULE_FIELDS
@@ -48,11 +48,33 @@ class StageSchema(Schema):
     match = fields.Nested(MatchSchema, required=True)
 
 
+# A conversion window's unit → (milliseconds, largest value): PostHog's units and ranges.
+WINDOW_UNITS = {"second": (1000, 3600), "minute": (60_000, 1440), "hour": (3_600_000, 24),
+                "day": (86_400_000, 365), "week": (7 * 86_400_000, 53), "month": (31 * 86_400_000, 12)}
+
+
+class WindowSchema(Schema):
+    """``{"value": 15, "unit": "minute"}``."""
+
+    value = fields.Integer(required=True, strict=True)
+    unit = fields.String(required=True, validate=validate.OneOf(WINDOW_UNITS))
+
+    @validates_schema
+    def _in_range(self, data, **kwargs):
+        largest = WINDOW_UNITS.get(data.get("unit"), (0, 0))[1]
+        if largest and not 1 <= data.get("value", 0) <= largest:
+            raise ValidationError(f"from 1 to {largest} {data['unit']}s", "value")
+
+
 class JourneySchema(Schema):
-    """A whole journey definition, as PUT and as `tracker journey apply` take it."""
+    """A whole journey definition, as PUT and as `tracker journey apply` take it.
+
+    The conversion window is ``window`` (a value and a unit) or, as before, ``window_days``;
+    a loaded definition has ``window`` always, and ``window_days`` when its unit is days."""
 
     name = fields.String(required=True, **_text)
-    window_days = fields.Integer(load_default=30, validate=validate.Range(min=1, max=3650))
+    window = fields.Nested(WindowSchema, load_default=None)
+    window_days = fields.Integer(load_default=None, validate=validate.Range(min=1, max=3650))
     stall_after_days = fields.Integer(load_default=14, validate=validate.Range(min=1, max=3650))
     order = fields.String(load_default="ordered", validate=validate.OneOf(ORDERS))
     stages = fields.List(fields.Nested(StageSchema), required=True,
@@ -64,6 +86,27 @@ class JourneySchema(Schema):
     def _any_is_small(self, data, **kwargs):
         if data.get("order") == "any" and len(data.get("stages") or []) > MAX_ANY_STAGES:
             raise ValidationError(f"order 'any' takes at most {MAX_ANY_STAGES} stages", "stages")
+
+    @validates_schema
+    def _one_window(self, data, **kwargs):
+        window, days = data.get("window"), data.get("window_days")
+        if window and days and (window["unit"], window["value"]) != ("day", days):
+            raise ValidationError("give window or window_days, not both", "window")
+
+    @post_load
+    def _window(self, data, **kwargs):
+        if data["window"] is None:
+            data["window"] = {"value": data["window_days"] or 30, "unit": "day"}
+        data["window_days"] = data["window"]["value"] if data["window"]["unit"] == "day" else None
+        if data["window_days"] is None:
+            del data["window_days"]
+        return data
+
+
+def window_ms(definition):
+    """A definition's conversion window in milliseconds (stored definitions may predate ``window``)."""
+    window = definition.get("window") or {"value": definition["window_days"], "unit": "day"}
+    return window["value"] * WINDOW_UNITS[window["unit"]][0]
 
 
 JOURNEY = JourneySchema()
@@ -111,7 +154,15 @@ def list_all(store, site):
         SELECT journey_id, argMax(definition, version) AS d, argMax(deleted, version) AS gone
         FROM journeys WHERE site = %(site)s GROUP BY journey_id HAVING gone = 0 ORDER BY journey_id""",
                        {"site": site})
-    return [dict(json.loads(r[1]), id=r[0]) for r in rows]
+    return [_stored(r[1], r[0]) for r in rows]
+
+
+def list_every(store):
+    """Every live journey of every site: [(site, definition with its id)]."""
+    rows = store.query("""
+        SELECT site, journey_id, argMax(definition, version) AS d, argMax(deleted, version) AS gone
+        FROM journeys GROUP BY site, journey_id HAVING gone = 0 ORDER BY site, journey_id""")
+    return [(r[0], _stored(r[2], r[1])) for r in rows]
 
 
 def get(store, site, journey_id):
@@ -122,4 +173,11 @@ def get(store, site, journey_id):
                        {"site": site, "id": journey_id})
     if not rows or rows[0][1]:
         return None
-    return dict(json.loads(rows[0][0]), id=journey_id)
+    return _stored(rows[0][0], journey_id)
+
+
+def _stored(text, journey_id):
+    """A stored definition with its id; those stored before ``window`` existed get it."""
+    definition = dict(json.loads(text), id=journey_id)
+    definition.setdefault("window", {"value": definition.get("window_days", 30), "unit": "day"})
+    return definition

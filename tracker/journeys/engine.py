@@ -21,7 +21,8 @@ The pieces, innermost first:
 4. ``persons``: the furthest clean attempt of each person (latest entry among equals).
 5. ``funnel`` / ``people``: the figures, or the page of people.
 """
-from .rules import BREAKDOWNS, PERSON_BREAKDOWNS, Params, rule_sql
+from .definitions import window_ms
+from .rules import BREAKDOWNS, ENTRY_BREAKDOWNS, PERSON_BREAKDOWNS, RULE_COLUMNS, Params, rule_sql
 
 DAY_MS = 86_400_000
 # On top of the store's limits (time, memory, spilling): the JIT compiles an expression after
@@ -30,13 +31,32 @@ DAY_MS = 86_400_000
 QUERY_SETTINGS = {"compile_expressions": 0}
 
 
-class Query:
-    """The parameters of one run: journey, site, range (ms), as_of (ms), breakdown."""
+# Work per person is bounded, so one person with tens of thousands of touchpoints (a cookieless
+# office behind one address) neither breaks nor slows a journey: their latest touchpoints and
+# attempts count (the state says it was capped). The bound is on their product: ClickHouse
+# copies what an attempt's lambda reads for each attempt, so memory grows with entries times
+# touchpoints (50,000 of each asked for a terabyte).
+TIMELINE_CAP = 2_000
+ENTRY_CAP = 200
+TOUCH_TIMES_CAP = 1_000
 
-    def __init__(self, journey, site, start_ms, end_ms, as_of_ms, breakdown=None, visitors=None, person=None):
+
+class Query:
+    """The parameters of one run: journey, site, range (ms), as_of (ms), breakdown.
+
+    ``values``: the entry breakdowns carried per attempt (default: the one asked for);
+    ``state``: the run computes journey state (every clean attempt, every breakdown)."""
+
+    def __init__(self, journey, site, start_ms, end_ms, as_of_ms, breakdown=None, visitors=None, person=None,
+                 state=False):
         self.journey = journey
+        self.state = state
+        if state:
+            self.values = list(ENTRY_BREAKDOWNS)
+        else:
+            self.values = [breakdown] if breakdown and breakdown not in PERSON_BREAKDOWNS else []
         self.k = len(journey["stages"])
-        self.window_ms = journey["window_days"] * DAY_MS
+        self.window_ms = window_ms(journey)
         self.stall_ms = journey["stall_after_days"] * DAY_MS
         self.order = journey.get("order", "ordered")
         self.breakdown = breakdown
@@ -72,9 +92,21 @@ def exclusion_sql(q):
 
 
 def breakdown_sql(q):
-    if not q.breakdown:
-        return "''"
-    return BREAKDOWNS[q.breakdown]
+    """The entry breakdown values a touchpoint carries, as an array (``q.values`` order)."""
+    if not q.values:
+        return "emptyArrayString()"
+    return "[" + ", ".join(BREAKDOWNS[name] for name in q.values) + "]"
+
+
+def person_level(q):
+    """Whether the person-level breakdowns (first touch) are computed: over all their history."""
+    return q.state or q.breakdown in PERSON_BREAKDOWNS
+
+
+def uses_channel(q):
+    """Whether a rule, an exclusion or a breakdown reads the channel."""
+    rules = [stage["match"] for stage in q.journey["stages"]] + list(q.journey.get("exclude") or [])
+    return any("channel" in rule for rule in rules) or "channel" in q.values or person_level(q)
 
 
 def source_sql(q, lower_ms="%(start)s"):
@@ -86,31 +118,66 @@ def source_sql(q, lower_ms="%(start)s"):
     if q.person is not None:  # one person's page: their visitors may carry others' touchpoints
         q.params.values["person"] = q.person
         person_filter = " AND person = %(person)s"
+    until = "event_time <= toDateTime(intDiv(%(as_of)s, 1000))"
+    where = f"site = %(site)s AND is_bot = 0{visitor_filter} AND event_time >= toDateTime(intDiv({lower_ms}, 1000)) AND {until}"
+    # A visit that began up to a day before the range still gives its channel.
+    visits = (f"site = %(site)s{visitor_filter} AND event_time >= toDateTime(intDiv(greatest({lower_ms}, {DAY_MS}) - {DAY_MS}, 1000)) "
+              f"AND {until}")
+    touchpoints = touchpoints_sql(["visitor_id", "user_id", "event_id", TS] + list(RULE_COLUMNS), where,
+                                  visits if uses_channel(q) else None)
     return f"""SELECT {person_sql()} AS person, ts, event_id, mask, excl, value, channel
     FROM (
-        SELECT visitor_id, user_id, event_id, channel,
-               toUInt64(event_time) * 1000 + event_ms AS ts,
+        SELECT visitor_id, user_id, event_id, channel, ts,
                {mask_sql(q)} AS mask, {exclusion_sql(q)} AS excl, {breakdown_sql(q)} AS value
-        FROM events
-        WHERE site = %(site)s AND is_bot = 0{visitor_filter}
-          AND event_time >= toDateTime(intDiv({lower_ms}, 1000)) AND event_time <= toDateTime(intDiv(%(as_of)s, 1000))
+        FROM ({touchpoints})
     ) AS e
     ANY LEFT JOIN ({links_sql(visitor_filter)}) AS l USING visitor_id
     WHERE ts <= %(as_of)s{person_filter}"""
 
 
+# A touchpoint's time in milliseconds.
+TS = "toUInt64(event_time) * 1000 + event_ms AS ts"
+# The channel a touchpoint counts under: its own, unless it has none (a page view inside a
+# visit, an in-page event) or only "direct" (a reload): then its visit's, the channel of the
+# first touchpoint of the visit (the sender's session id) that had one; else direct.
+EFFECTIVE_CHANNEL = ("if(own_channel NOT IN ('', 'direct') OR visit_channel = '', "
+                     "if(own_channel = '', 'direct', own_channel), visit_channel)")
+
+
+def touchpoints_sql(columns, where, visits_where=None):
+    """``columns`` of the touchpoints matching ``where``, with ``channel``, the channel each counts
+    under; their visits are read from the touchpoints matching ``visits_where`` (None: each
+    touchpoint's own channel, or direct).
+
+    Visits are a read-time matter, so no worker's memory decides them: the same touchpoints
+    give the same channels in whatever order, batch or process they arrived."""
+    inner = f"SELECT {', '.join(columns)}, session_id, channel AS own_channel FROM events WHERE {where}"
+    if visits_where is None:
+        return f"SELECT *, if(own_channel = '', 'direct', own_channel) AS channel FROM ({inner}) AS t"
+    visits = f"""SELECT visitor_id, session_id, argMin(channel, toUInt64(event_time) * 1000 + event_ms) AS visit_channel
+            FROM events WHERE {visits_where} AND session_id != '' AND channel != ''
+            GROUP BY visitor_id, session_id"""
+    return f"""SELECT *, {EFFECTIVE_CHANNEL} AS channel FROM ({inner}) AS t
+        ANY LEFT JOIN ({visits}) AS v USING (visitor_id, session_id)"""
+
+
 # -- 2. timelines ------------------------------------------------------------------------
 
 def timeline_columns(q):
-    """Per person: sorted arrays of their relevant touchpoints (a GROUP BY person)."""
+    """Per person: sorted arrays of their relevant touchpoints (a GROUP BY person), the latest
+    ``TIMELINE_CAP`` of them."""
     # strict mode needs every touchpoint: any other one between two stages ends an attempt.
     keep = "1" if q.order == "strict" else "mask != 0 OR excl != 0"
-    first_touch = "argMin(channel, ts)" if q.breakdown in PERSON_BREAKDOWNS else "''"
-    return [
-        f"arraySort(groupUniqArrayIf((ts, event_id, mask, excl, value), ({keep}) AND ts <= %(end)s + %(window)s)) AS ev",
+    first_touch = "argMin(channel, ts)" if person_level(q) else "''"
+    columns = [
+        f"arraySort(groupUniqArrayIf((ts, event_id, mask, excl, value), ({keep}) AND ts <= %(end)s + %(window)s)) AS ev_all",
+        f"arraySlice(ev_all, -{TIMELINE_CAP}) AS ev", f"toUInt8(length(ev_all) > {TIMELINE_CAP}) AS capped",
         "arrayMap(x -> x.1, ev) AS T", "arrayMap(x -> x.3, ev) AS M", "arrayMap(x -> x.4, ev) AS X",
         "arrayMap(x -> x.5, ev) AS B", "max(ts) AS last_ts", f"{first_touch} AS first_channel",
     ]
+    if q.state:  # every touchpoint's time, for the silences between them (stalled, reactivated)
+        columns.append(f"arraySlice(arraySort(groupUniqArray(ts)), -{TOUCH_TIMES_CAP}) AS touch_times")
+    return columns
 
 
 # -- 3. attempts -------------------------------------------------------------------------
@@ -240,23 +307,38 @@ def _popcounts(k):
     return "[" + ",".join(str(bin(s).count("1")) for s in range(1 << k)) + "]"
 
 
+def any_candidates_sql(q):
+    """Indexes (in time order) of the touchpoints an 'any' attempt at t0 may use: for each
+    stage, the first k that match it within the window. No more are needed: a matching that
+    used a later one for stage j could swap it for one of those k that no other stage took,
+    and be done no later. This bounds the work per attempt by k² touchpoints, however many
+    the person has."""
+    # Element-wise lambdas only: a lambda that indexes a captured array gets a copy of it per
+    # element, quadratic in the timeline.
+    per_stage = [f"arraySlice(arrayFilter((i, t, m) -> bitTest(m, {j}) AND t >= t0 AND t <= t0 + %(window)s, "
+                 f"arrayEnumerate(T), T, M), 1, {q.k})" for j in range(q.k)]
+    return f"arraySort(arrayDistinct(arrayConcat({', '.join(per_stage)})))"
+
+
 def any_times_sql(q):
     """'any' order: stages done = the largest matching of stages to distinct touchpoints
     in [t0, t], computed with Hall's theorem over every subset S of stages:
-    k - max(|S| - #touchpoints matching a stage of S), at each time ``tend`` of ``GA``."""
+    k - max(|S| - #touchpoints matching a stage of S), at each time ``tend`` of ``GA``,
+    over the candidate touchpoints ``TC``/``MC`` only."""
     k = q.k
-    count = (f"{k} - arrayReduce('max', arrayMap(S -> toInt64(POP[S + 1]) - arrayCount((t, m) -> t >= t0 "
-             f"AND t <= tend AND bitAnd(m, S) != 0, T, M), range({1 << k})))")
+    count = (f"{k} - arrayReduce('max', arrayMap(S -> toInt64(POP[S + 1]) - arrayCount((t, m) -> "
+             f"t <= tend AND bitAnd(m, S) != 0, TC, MC), range({1 << k})))")
     times = ", ".join(f"arrayFirst((t, c) -> c >= {j}, GA, C)" for j in range(1, k + 1))
-    reached = "arraySort(arrayDistinct(arrayFilter((t, m) -> m != 0 AND t >= t0 AND t <= t0 + %(window)s, T, M)))"
-    return (f"arrayMap((GA, POP) -> arrayMap(C -> [{times}], [arrayMap(tend -> {count}, GA)])[1], "
-            f"[{reached}], [{_popcounts(k)}])[1]")
+    return (f"arrayMap(I -> arrayMap((TC, MC, GA, POP) -> arrayMap(C -> [{times}], [arrayMap(tend -> {count}, GA)])[1], "
+            f"[arrayMap(i -> T[i], I)], [arrayMap(i -> M[i], I)], [arrayDistinct(arrayMap(i -> T[i], I))], "
+            f"[{_popcounts(k)}])[1], [{any_candidates_sql(q)}])[1]")
 
 
 def entries_sql(q):
-    """Entry times of attempts: stage-1 touchpoints (any stage's, for 'any') in the range."""
+    """Entry times of attempts: stage-1 touchpoints (any stage's, for 'any') in the range, the
+    latest ``ENTRY_CAP`` of them."""
     test = "m != 0" if q.order == "any" else "bitTest(m, 0)"
-    return f"arrayDistinct(arrayFilter((t, m) -> {test} AND t >= %(start)s AND t <= %(end)s, T, M))"
+    return f"arraySlice(arrayDistinct(arrayFilter((t, m) -> {test} AND t >= %(start)s AND t <= %(end)s, T, M)), -{ENTRY_CAP})"
 
 
 def attempt_sql(q):
@@ -270,11 +352,29 @@ def attempt_sql(q):
             f"B[arrayFirstIndex((t, m) -> t = t0 AND {entry_bit}, T, M)]), [{builders[q.order](q)}])[1]")
 
 
+def timeline_args(q):
+    """The timeline columns an attempt reads, passed as arguments of an outer lambda:
+    18.16 does not see a subquery column that only nested lambdas use."""
+    return "T, M, X, B" + ("" if q.order == "any" else f", {TABLES}")
+
+
+def _bound(q, body):
+    args = timeline_args(q)
+    return f"arrayMap(({args}) -> {body}, {', '.join(f'[{a}]' for a in args.split(', '))})[1]"
+
+
+def clean_attempts_sql(q, bound=True):
+    """Every clean attempt of the person (no exclusion inside it), oldest entry first, as
+    (stages reached, entry, stage times, 0, the entry's breakdown values)."""
+    clean = f"arrayFilter(a -> a.4 = 0, arrayMap(t0 -> {attempt_sql(q)}, {entries_sql(q)}))"
+    return _bound(q, clean) if bound else clean
+
+
 # -- 4. persons --------------------------------------------------------------------------
 
 def timelines_sql(q):
     """One row per person with an entry in the range: timeline arrays and group tables."""
-    lower = "0" if q.breakdown in PERSON_BREAKDOWNS else "%(start)s"
+    lower = "0" if person_level(q) else "%(start)s"
     groups = [] if q.order == "any" else group_columns(q)
     return f"""SELECT person,
         {", ".join(timeline_columns(q) + groups)}
@@ -283,15 +383,30 @@ def timelines_sql(q):
     HAVING arrayExists((t, m) -> m != 0 AND t >= %(start)s AND t <= %(end)s, T, M)"""
 
 
+# An attempt's rank: (stages, entry) as one number (t0 < 2^42 ms, the year 2109): the furthest
+# wins, the latest entry among equally far ones.
+ATTEMPT_KEY = "a.1 * 4398046511104 + a.2"
+
+
+def pick_best_sql(attempts):
+    """[the furthest of ``attempts`` (the latest entry among equally far ones)], or []."""
+    key = f"arrayMap(a -> {ATTEMPT_KEY}, A)"
+    return f"arrayMap(A -> A[indexOf({key}, arrayReduce('max', {key}))], arrayFilter(A -> notEmpty(A), [{attempts}]))"
+
+
 def best_attempt_sql(q):
     """[the furthest clean attempt (the latest entry among equally far ones)], or [] when
-    no attempt is clean. The timeline columns enter as arguments of the outer lambda:
-    18.16 does not see a subquery column that only nested lambdas use."""
-    args = "T, M, X, B" + ("" if q.order == "any" else f", {TABLES}")
-    key = "arrayMap(a -> a.1 * 4398046511104 + a.2, A)"  # (stages, entry): t0 < 2^42 ms, year 2109
-    clean = f"arrayFilter(a -> a.4 = 0, arrayMap(t0 -> {attempt_sql(q)}, {entries_sql(q)}))"
-    pick = f"arrayMap(A -> A[indexOf({key}, arrayReduce('max', {key}))], arrayFilter(A -> notEmpty(A), [{clean}]))"
-    return f"arrayMap(({args}) -> {pick}, {', '.join(f'[{a}]' for a in args.split(', '))})[1]"
+    no attempt is clean."""
+    return _bound(q, pick_best_sql(clean_attempts_sql(q, bound=False)))
+
+
+def bd_sql(q, attempt):
+    """The breakdown value of a person's chosen attempt (or of the person, for first touch)."""
+    if q.breakdown in PERSON_BREAKDOWNS:
+        return "first_channel"
+    if not q.breakdown:
+        return "''"
+    return f"({attempt})[{q.values.index(q.breakdown) + 1}]"
 
 
 def persons_sql(q):
@@ -300,10 +415,20 @@ def persons_sql(q):
     The attempts are an array per person, chosen from in the same SELECT (an ARRAY JOIN of
     one element binds the choice): on 18.16 every level of subquery is analysed again by
     each level above it, so levels cost."""
-    bd = "first_channel" if q.breakdown in PERSON_BREAKDOWNS else "best.5"
-    return f"""SELECT person, best.1 AS stage, best.2 AS entry, best.3 AS times, last_ts, {bd} AS bd
+    return f"""SELECT person, best.1 AS stage, best.2 AS entry, best.3 AS times, last_ts, {bd_sql(q, "best.5")} AS bd
     FROM ({timelines_sql(q)})
     ARRAY JOIN {best_attempt_sql(q)} AS best"""
+
+
+def state_sql(q):
+    """What journey state keeps of each person with an attempt (see ``journeys/state.py``):
+    every clean attempt (entry, stages, stage times, every entry breakdown), the first
+    touch's channel, the last touchpoint, the times of their touchpoints, capped or not."""
+    return f"""SELECT person, arrayMap(a -> a.2, A) AS a_entry, arrayMap(a -> a.1, A) AS a_stage,
+        arrayMap(a -> a.3, A) AS a_times, arrayMap(a -> a.5, A) AS a_values,
+        first_channel, last_ts, touch_times, capped
+    FROM (SELECT person, {clean_attempts_sql(q)} AS A, first_channel, last_ts, touch_times, capped
+          FROM ({timelines_sql(q)}))"""
 
 
 def status_sql(q, stage=None):
@@ -336,6 +461,9 @@ def funnel_figures(q):
     reached = [f"countIf(stage >= {j})" for j in stages]
     in_progress = [f"countIf(stage = {j} AND {open_})" if j < k else "toUInt64(0)" for j in stages]
     dropped = [f"countIf(stage = {j} AND NOT ({open_}))" if j < k else "toUInt64(0)" for j in stages]
+    # Stalled at j: no touchpoint for stall_after_days (the drop-off to act on while the window is open).
+    stalled = [f"countIf(stage = {j} AND last_ts < %(as_of)s - {q.stall_ms})" if j < k else "toUInt64(0)"
+               for j in stages]
     from_prev = [_quantiles(f"times[{j}] - times[{max(j - 1, 1)}]", f"stage >= {j}") for j in stages]
     from_start = [_quantiles(f"times[{j}] - times[1]", f"stage >= {j}") for j in stages]
     return [
@@ -343,25 +471,28 @@ def funnel_figures(q):
         f"[{', '.join(reached)}] AS reached",
         f"[{', '.join(in_progress)}] AS in_progress",
         f"[{', '.join(dropped)}] AS dropped",
+        f"[{', '.join(stalled)}] AS stalled",
         f"[{', '.join(from_prev)}] AS from_previous",
         f"[{', '.join(from_start)}] AS from_start",
     ]
 
 
-def funnel_sql(q):
-    """The funnel: one row of figures, plus one per breakdown value when asked."""
+def funnel_sql(q, persons=None):
+    """The funnel: one row of figures, plus one per breakdown value when asked. ``persons``: the
+    SQL of each person's chosen attempt (default: the live engine's; journey state has its own)."""
     figures = ",\n        ".join(funnel_figures(q))
+    persons = persons or persons_sql(q)
     if not q.breakdown:
-        return f"SELECT 1 AS total, '' AS value,\n        {figures}\n    FROM ({persons_sql(q)})"
+        return f"SELECT 1 AS total, '' AS value,\n        {figures}\n    FROM ({persons})"
     return f"""SELECT grp.1 AS total, grp.2 AS value,
         {figures}
-    FROM ({persons_sql(q)})
+    FROM ({persons})
     ARRAY JOIN [(toUInt8(0), bd), (toUInt8(1), '')] AS grp
     GROUP BY total, value
     ORDER BY total DESC, people DESC, value"""
 
 
-def people_sql(q, status, stage=None, descending=True, cursor=None, limit=50):
+def people_sql(q, status, stage=None, descending=True, cursor=None, limit=50, persons=None):
     """One page of people with the status, newest (or oldest) last touchpoint first."""
     where = status_sql(q, stage)[status]
     if cursor is not None:
@@ -371,7 +502,7 @@ def people_sql(q, status, stage=None, descending=True, cursor=None, limit=50):
     direction = "DESC" if descending else "ASC"
     q.params.values["limit"] = limit
     return f"""SELECT person, stage, entry, times, last_ts
-    FROM ({persons_sql(q)})
+    FROM ({persons or persons_sql(q)})
     WHERE {where}
     ORDER BY last_ts {direction}, person {direction}
     LIMIT %(limit)s"""

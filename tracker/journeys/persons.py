@@ -6,10 +6,11 @@ the visitor id (``engine.person_sql``). One person's visitors are found through
 key (site, visitor_id, …), so a person's page never scans the site.
 """
 from . import definitions, reports
-from .engine import links_sql, person_sql
+from .engine import TS, links_sql, person_sql, touchpoints_sql
 
 SEARCH_TRAITS = ("email", "name", "first_name", "last_name", "company")
 TIMELINE_LIMIT = 5000
+VISIT_IDLE_MS = 30 * 60 * 1000  # as the snippet, which starts a new session id after this
 TIMELINE_COLUMNS = ["ts", "event_id", "visitor_id", "session_id", "type", "name", "url", "path", "title",
                     "referrer_host", "channel", "source", "utm_source", "utm_medium", "utm_campaign", "browser",
                     "device", "country", "prop_keys", "prop_values"]
@@ -67,18 +68,17 @@ def _known_user(store, site, user_id):
 
 
 def touchpoints(store, site, person, visitors, as_of_ms):
-    """The person's touchpoints up to ``as_of``, oldest first (a retried event once)."""
+    """The person's touchpoints up to ``as_of``, oldest first (a retried event once), each with
+    the channel it counts under (its own, or its visit's)."""
     params = {"site": site, "person": person, "visitors": tuple(visitors), "as_of": as_of_ms,
               "limit": TIMELINE_LIMIT}
     visitor_filter = " AND visitor_id IN %(visitors)s"
+    mine = f"site = %(site)s{visitor_filter} AND event_time <= toDateTime(intDiv(%(as_of)s, 1000))"
+    columns = ["user_id", TS] + [c for c in TIMELINE_COLUMNS[1:] if c not in ("channel", "session_id")]
     rows = store.query(f"""
         SELECT {', '.join(TIMELINE_COLUMNS)} FROM (
-            SELECT {person_sql()} AS person, * FROM (
-                SELECT toUInt64(event_time) * 1000 + event_ms AS ts, user_id, {', '.join(TIMELINE_COLUMNS[1:])}
-                FROM events
-                WHERE site = %(site)s AND is_bot = 0{visitor_filter}
-                  AND event_time <= toDateTime(intDiv(%(as_of)s, 1000))
-            ) AS e
+            SELECT {person_sql()} AS person, *
+            FROM ({touchpoints_sql(columns, mine + " AND is_bot = 0", mine)}) AS e
             ANY LEFT JOIN ({links_sql(visitor_filter)}) AS l USING visitor_id
         )
         WHERE person = %(person)s AND ts <= %(as_of)s
@@ -88,20 +88,33 @@ def touchpoints(store, site, person, visitors, as_of_ms):
     return rows.dicts()
 
 
+def _new_visit(visit, event):
+    """Whether ``event`` starts a visit after ``visit``: 30 idle minutes by event time, another
+    device, or another session id of the sender's (the snippet's own)."""
+    sid, current = event["session_id"], visit["session_id"]
+    return (event["time_ms"] - visit["end_ms"] > VISIT_IDLE_MS or event["visitor_id"] != visit["visitor_id"]
+            or bool(sid and current and sid != current))
+
+
 def sessions(events):
-    """Touchpoints grouped into sessions (consecutive touchpoints of one session id)."""
+    """Touchpoints (oldest first) grouped into visits, oldest first.
+
+    Visits come from event times, not from when touchpoints arrived: an import or a late
+    batch lands in the visit it belongs to, whatever worker took it."""
     grouped = []
     for event in events:
         props = dict(zip(event.pop("prop_keys"), event.pop("prop_values")))
         event["props"] = props
         event["time_ms"] = event.pop("ts")
-        if not grouped or grouped[-1]["session_id"] != event["session_id"]:
-            grouped.append({"session_id": event["session_id"], "start_ms": event["time_ms"],
-                            "channel": event["channel"], "campaign": event["utm_campaign"],
-                            "source": event["utm_source"], "referrer_source": event["source"],
-                            "device": event["device"], "country": event["country"], "touchpoints": []})
+        if not grouped or _new_visit(grouped[-1], event):
+            grouped.append({"session_id": event["session_id"], "visitor_id": event["visitor_id"],
+                            "start_ms": event["time_ms"], "channel": event["channel"],
+                            "campaign": event["utm_campaign"], "source": event["utm_source"],
+                            "referrer_source": event["source"], "device": event["device"],
+                            "country": event["country"], "touchpoints": []})
         session = grouped[-1]
         session["end_ms"] = event["time_ms"]
+        session["session_id"] = session["session_id"] or event["session_id"]
         session["campaign"] = session["campaign"] or event["utm_campaign"]
         session["touchpoints"].append(event)
     return grouped

@@ -2,7 +2,8 @@
 import base64
 import json
 
-from . import engine
+from . import engine, state
+from .definitions import window_ms
 from .engine import QUERY_SETTINGS, Query
 
 
@@ -30,6 +31,7 @@ def _stages(journey, row):
             "reached": reached[j],
             "in_progress": row["in_progress"][j],
             "dropped": row["dropped"][j],
+            "stalled": row["stalled"][j],
             "conversion_from_previous": _ratio(reached[j], reached[j - 1]) if j else _ratio(reached[0], row["people"]),
             "conversion_from_start": _ratio(reached[j], reached[0]),
             "median_seconds_from_previous": _seconds(prev[0], has_time),
@@ -40,10 +42,18 @@ def _stages(journey, row):
     return stages
 
 
-def funnel(store, journey, site, start_ms, end_ms, as_of_ms, breakdown=None):
-    """The funnel of ``journey`` for entries in [start_ms, end_ms], as of ``as_of_ms``."""
-    q = Query(journey, site, start_ms, end_ms, as_of_ms, breakdown)
-    rows = _run(store, engine.funnel_sql(q), q).dicts()
+def _query(journey, site, start_ms, end_ms, as_of_ms, breakdown, build):
+    """The query and the SQL of each person's chosen attempt: from journey state of ``build``,
+    or (None) from the live engine."""
+    q = Query(journey, site, start_ms, end_ms, as_of_ms, breakdown, state=build is not None)
+    return q, (state.persons_sql(q, build) if build else None)
+
+
+def funnel(store, journey, site, start_ms, end_ms, as_of_ms, breakdown=None, build=None):
+    """The funnel of ``journey`` for entries in [start_ms, end_ms], as of ``as_of_ms``; from the
+    journey state of ``build`` when given."""
+    q, persons = _query(journey, site, start_ms, end_ms, as_of_ms, breakdown, build)
+    rows = _run(store, engine.funnel_sql(q, persons), q).dicts()
     total = next((r for r in rows if r["total"]), None)
     result = {"people": total["people"] if total else 0,
               "stages": _stages(journey, total) if total else _stages(journey, _empty(q.k))}
@@ -56,7 +66,7 @@ def funnel(store, journey, site, start_ms, end_ms, as_of_ms, breakdown=None):
 
 def _empty(k):
     zeros = [0] * k
-    return {"people": 0, "reached": zeros, "in_progress": zeros, "dropped": zeros,
+    return {"people": 0, "reached": zeros, "in_progress": zeros, "dropped": zeros, "stalled": zeros,
             "from_previous": [[0, 0]] * k, "from_start": [[0, 0]] * k}
 
 
@@ -78,7 +88,7 @@ def decode_cursor(text):
 
 def _stage_info(journey, stage, entry, times, last_ts, as_of_ms):
     """Stage number and name, stage times, status of one person in one journey."""
-    q_window = journey["window_days"] * engine.DAY_MS
+    q_window = window_ms(journey)
     k = len(journey["stages"])
     stalled = 0 < stage < k and last_ts < as_of_ms - journey["stall_after_days"] * engine.DAY_MS
     if stage == k:
@@ -101,14 +111,32 @@ def _stage_info(journey, stage, entry, times, last_ts, as_of_ms):
 
 
 def people(store, journey, site, status, stage, as_of_ms, limit=50, cursor=None, descending=True,
-           start_ms=0, end_ms=None):
-    """A page of the people of a journey with ``status`` (at/in_progress/dropped/stalled/reached)."""
-    q = Query(journey, site, start_ms, as_of_ms if end_ms is None else end_ms, as_of_ms)
-    sql = engine.people_sql(q, status, stage, descending, cursor, limit + 1)
+           start_ms=0, end_ms=None, build=None):
+    """A page of the people of a journey with ``status`` (at/in_progress/dropped/stalled/reached);
+    from the journey state of ``build`` when given."""
+    q, persons = _query(journey, site, start_ms, as_of_ms if end_ms is None else end_ms, as_of_ms, None, build)
+    sql = engine.people_sql(q, status, stage, descending, cursor, limit + 1, persons)
     rows = _run(store, sql, q)
     page = [dict(person=r[0], **_stage_info(journey, r[1], r[2], list(r[3]), r[4], as_of_ms)) for r in rows[:limit]]
     next_cursor = encode_cursor(rows[limit - 1][4], rows[limit - 1][0]) if len(rows) > limit else None
     return page, next_cursor
+
+
+def person_stages_from_state(store, journeys, site, person, as_of_ms):
+    """{journey id: the person's place} in the ``journeys`` whose state is readable
+    ({journey id: (definition, build)}), in one query."""
+    if not journeys:
+        return {}
+    keys = [f"{journey_id}:{build}" for journey_id, (_, build) in journeys.items()]
+    rows = store.query(f"""
+        SELECT journey_id, best.1 AS stage, best.2 AS entry, best.3 AS times, last_ts
+        FROM (SELECT journey_id, a_entry, a_stage, a_times, a_values, last_ts
+              FROM journey_state FINAL
+              WHERE site = %(site)s AND person = %(person)s AND concat(journey_id, ':', build) IN %(keys)s)
+        ARRAY JOIN {engine.pick_best_sql(state.ATTEMPTS_UNTIL_AS_OF)} AS best""",
+                       {"site": site, "person": person, "keys": tuple(keys), "as_of": as_of_ms})
+    return {r["journey_id"]: _stage_info(journeys[r["journey_id"]][0], r["stage"], r["entry"], list(r["times"]),
+                                         r["last_ts"], as_of_ms) for r in rows.dicts()}
 
 
 def person_stages(store, journey, site, visitors, person, as_of_ms):

@@ -19,6 +19,11 @@ RULES = {
     "prop": "(has(prop_keys, {key}) AND prop_values[indexOf(prop_keys, {key})] = {value})",
 }
 
+# Columns of ``events`` that the templates above and the breakdowns below read (the channel
+# comes from the engine: a touchpoint's own, or its visit's).
+RULE_COLUMNS = ("type", "name", "path", "utm_source", "utm_medium", "utm_campaign", "prop_keys", "prop_values",
+                "browser", "device", "source", "country")
+
 # Fields a rule may name; "path" picks "path_glob" when the value holds a '*'.
 RULE_FIELDS = ("type", "name", "path", "channel", "utm_source", "utm_medium", "utm_campaign", "props")
 
@@ -34,6 +39,8 @@ BREAKDOWNS = {
     "first_touch_channel": "channel",
 }
 PERSON_BREAKDOWNS = {"first_touch_channel"}
+# The breakdowns of an attempt's entry touchpoint, in the order journey state keeps them.
+ENTRY_BREAKDOWNS = tuple(name for name in BREAKDOWNS if name not in PERSON_BREAKDOWNS)
 
 
 def glob_regex(pattern):

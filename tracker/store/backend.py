@@ -3,13 +3,22 @@
 Both backends return the same Python values: DateTime columns as Unix seconds,
 Date columns as ISO strings, arrays as lists, so callers never care which one runs.
 """
+import re
 from datetime import date, datetime
 
 from clickhouse_driver.util.escape import escape_params
 
 
 class StoreError(Exception):
-    """ClickHouse refused or could not be reached; the batch writer spools on it."""
+    """ClickHouse refused or could not be reached; the batch writer spools on it.
+
+    ``code`` is ClickHouse's error code (57: table exists, 60: unknown table…), or 0.
+    """
+
+    @property
+    def code(self):
+        found = re.search(r"Code: (\d+)", str(self))
+        return int(found.group(1)) if found else 0
 
 
 class StoreUnavailable(StoreError):

@@ -86,7 +86,9 @@ class EmbeddedBackend(Backend):
             return
         lines = "\n".join(json.dumps(dict(zip(columns, row)), default=_jsonable, ensure_ascii=False)
                           for row in rows)
-        self._run(self._in_database(f"INSERT INTO {table} FORMAT JSONEachRow\n{lines}"), "CSV")
+        # Strict: a column the table lacks is an error (chDB would drop it silently), as on a server.
+        self._run(self._in_database(f"INSERT INTO {table} SETTINGS input_format_skip_unknown_fields = 0 "
+                                    f"FORMAT JSONEachRow\n{lines}"), "CSV")
 
     def _in_database(self, sql):
         # chDB keeps one current database per session; name ours on every query so

@@ -1,33 +1,56 @@
 """Apply the numbered SQL files of ``migrations/`` once each, recording them in a table.
 
-ClickHouse 18.16 has no ``ADD COLUMN IF NOT EXISTS``, so what was applied is tracked
-in ``schema_migrations`` rather than made idempotent statement by statement.
+ClickHouse 18.16 has no ``ADD COLUMN IF NOT EXISTS``, so what was applied is tracked in
+``schema_migrations`` rather than made idempotent statement by statement. A released
+migration never changes: each applied file's checksum is recorded, and a file that no longer
+matches stops start-up with a sentence saying so (the change belongs in a new file). Workers
+and nodes start together; only one of them migrates (a lock in ClickHouse), the others wait
+and then find nothing left to do.
 """
+import hashlib
+import logging
 import re
 import time
 from pathlib import Path
 
+from .backend import StoreError
+from .locks import Lock
+
+log = logging.getLogger(__name__)
+
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+COLUMNS = ["version", "name", "applied_at", "checksum"]
 
 _CREATE_TABLE = """
 CREATE TABLE IF NOT EXISTS schema_migrations (
     version UInt32,
     name String,
-    applied_at DateTime('UTC')
+    applied_at DateTime('UTC'),
+    checksum String
 ) ENGINE = ReplacingMergeTree(applied_at)
 ORDER BY version
 """
 
 
+class MigrationError(StoreError):
+    """The database and the migration files disagree in a way we must not paper over."""
+
+
+class Migration:
+    """One numbered file: its version, name, statements and their checksum."""
+
+    def __init__(self, path):
+        self.version = int(_NAME.match(path.name).group(1))
+        self.name = path.name
+        self.statements = split_statements(path.read_text())
+        # Of the statements, not the file: a comment may be corrected, a statement may not.
+        self.checksum = hashlib.sha256("\n;\n".join(self.statements).encode()).hexdigest()
+
+
 def available(folder=MIGRATIONS_DIR):
-    """(version, name, statements) for every migration file, in order."""
-    found = []
-    for path in sorted(folder.iterdir()):
-        match = _NAME.match(path.name)
-        if match:
-            found.append((int(match.group(1)), path.name, split_statements(path.read_text())))
-    return found
+    """Every migration file, in order."""
+    return [Migration(path) for path in sorted(Path(folder).iterdir()) if _NAME.match(path.name)]
 
 
 def split_statements(text):
@@ -37,21 +60,68 @@ def split_statements(text):
 
 
 def applied(store):
-    """Versions already applied."""
-    return {row[0] for row in store.query("SELECT DISTINCT version FROM schema_migrations")}
+    """{version: (name, checksum)} of what was applied ('' for a checksum never recorded)."""
+    rows = store.query("SELECT version, any(name), max(checksum) FROM schema_migrations GROUP BY version")
+    return {version: (name, checksum) for version, name, checksum in rows}
+
+
+def _prepare(store):
+    """The bookkeeping table, with the checksum column that databases migrated before it lack."""
+    store.create_database()
+    store.execute(_CREATE_TABLE)
+    has_checksum = store.query("SELECT count() FROM system.columns WHERE database = %(db)s "
+                               "AND table = 'schema_migrations' AND name = 'checksum'",
+                               {"db": store.database}).scalar()
+    if not has_checksum:
+        store.execute("ALTER TABLE schema_migrations ADD COLUMN checksum String")
+
+
+def verify(store, done, files):
+    """Raise MigrationError when an applied file was changed since it was applied."""
+    for migration in files:
+        name, recorded = done.get(migration.version, (None, ""))
+        if recorded and recorded != migration.checksum:
+            raise MigrationError(
+                f"migrations/{migration.name} was changed after it was applied to database "
+                f"{store.database!r} (checksum {recorded[:12]} then, {migration.checksum[:12]} now). "
+                f"A released migration never changes: restore the file and put the change in a "
+                f"new numbered migration.")
+    unknown = sorted(set(done) - {m.version for m in files})
+    if unknown:
+        log.warning("database %s has migrations this version does not know (%s): newer code migrated it",
+                    store.database, ", ".join(f"{v:04d}" for v in unknown))
+
+
+def _up_to_date(done, files):
+    return all(m.version in done and done[m.version][1] for m in files)
 
 
 def migrate(store, folder=MIGRATIONS_DIR):
-    """Apply what is missing, in order; return the names applied now."""
-    store.create_database()
-    store.execute(_CREATE_TABLE)
+    """Apply what is missing, in order, under the migrations lock; return the names applied now."""
+    _prepare(store)
+    files = available(folder)
     done = applied(store)
+    verify(store, done, files)
+    if _up_to_date(done, files):
+        return []  # the common start: no lock taken
     names = []
-    for version, name, statements in available(folder):
-        if version in done:
-            continue
-        for statement in statements:
-            store.execute(statement)
-        store.insert("schema_migrations", ["version", "name", "applied_at"], [(version, name, int(time.time()))])
-        names.append(name)
+    # A backfill may take minutes; the lock's expiry is long so that nobody takes it over.
+    with Lock(store, "migrations", ttl=3600, wait=3600) as lock:
+        done = applied(store)
+        verify(store, done, files)
+        for migration in files:
+            if migration.version in done:
+                if not done[migration.version][1]:  # applied before checksums were kept
+                    _record(store, migration)
+                continue
+            for statement in migration.statements:
+                store.execute(statement)
+            _record(store, migration)
+            lock.renew()
+            names.append(migration.name)
     return names
+
+
+def _record(store, migration):
+    store.insert("schema_migrations", COLUMNS,
+                 [(migration.version, migration.name, int(time.time()), migration.checksum)])

@@ -1,10 +1,15 @@
-"""Sites and API tokens, kept in ClickHouse. Secrets and tokens are stored only as hashes."""
+"""Sites and API tokens, kept in ClickHouse. Secrets and tokens are stored only as hashes.
+
+A token's sites are a list of site keys, ``["*"]`` for every site; an empty list is none (as
+for dashboard users).
+"""
 import hashlib
 import secrets
 import time
 
 SITE_COLUMNS = ["site_key", "name", "domains", "secret_hash", "created_at", "deleted", "version"]
 TOKEN_COLUMNS = ["token_hash", "name", "sites", "created_at", "revoked", "version"]
+ALL_SITES = "*"
 
 
 def digest(secret):
@@ -35,16 +40,21 @@ def list_sites(store):
     return [{"site": r[0], "name": r[1], "domains": list(r[2]), "secret_hash": r[3]} for r in rows]
 
 
-def create_token(store, name="", sites=()):
-    """Create an analytics API token for ``sites`` (empty: every site); return it once."""
+def may_see(sites, site):
+    """Whether a list of site keys (``["*"]``: all) lets its holder see ``site``."""
+    return ALL_SITES in sites or site in sites
+
+
+def create_token(store, name="", sites=(ALL_SITES,)):
+    """Create an analytics API token for ``sites`` (``["*"]``: every site); return it once."""
     token = "tk_" + secrets.token_urlsafe(24)
-    store.insert("api_tokens", TOKEN_COLUMNS,
-                 [(digest(token), name, sorted(sites), int(time.time()), 0, _version())])
-    return {"token": token, "name": name, "sites": sorted(sites)}
+    sites = sorted(set(sites))
+    store.insert("api_tokens", TOKEN_COLUMNS, [(digest(token), name, sites, int(time.time()), 0, _version())])
+    return {"token": token, "id": digest(token)[:12], "name": name, "sites": sites}
 
 
 def find_token(store, token):
-    """The sites a token may see ([] = all), or None for an unknown or revoked token."""
+    """The sites a token may see, or None for an unknown or revoked token."""
     rows = store.query("""
         SELECT argMax(sites, version), argMax(revoked, version)
         FROM api_tokens WHERE token_hash = %(hash)s GROUP BY token_hash""", {"hash": digest(token)})
@@ -53,6 +63,24 @@ def find_token(store, token):
     return list(rows[0][0])
 
 
-def revoke_token(store, token):
-    """Revoke a token; later requests with it get 401."""
-    store.insert("api_tokens", TOKEN_COLUMNS, [(digest(token), "", [], int(time.time()), 1, _version())])
+def list_tokens(store):
+    """Every token: its id (the start of its hash), name, sites, creation time, revoked or not."""
+    rows = store.query("""
+        SELECT token_hash, argMax(name, version), argMax(sites, version), min(created_at),
+               argMax(revoked, version)
+        FROM api_tokens GROUP BY token_hash ORDER BY min(created_at), token_hash""")
+    return [{"id": r[0][:12], "name": r[1], "sites": list(r[2]), "created_at": r[3], "revoked": bool(r[4])}
+            for r in rows]
+
+
+def revoke_token(store, token_or_id):
+    """Revoke a token, given itself or its id; later requests with it get 401. False if unknown."""
+    found = store.query("""
+        SELECT token_hash, argMax(name, version) FROM api_tokens
+        WHERE token_hash = %(hash)s OR (length(%(id)s) >= 8 AND startsWith(token_hash, %(id)s))
+        GROUP BY token_hash""", {"hash": digest(token_or_id), "id": token_or_id})
+    if len(found) != 1:
+        return False
+    token_hash, name = found[0]
+    store.insert("api_tokens", TOKEN_COLUMNS, [(token_hash, name, [], int(time.time()), 1, _version())])
+    return True

@@ -4,6 +4,11 @@ Every accepted batch is appended to the process's open segment before the client
 2xx, so a crash, a SIGTERM or a ClickHouse outage loses nothing: segments are deleted
 only after their rows are inserted. Each process owns a folder locked with ``flock``
 for its lifetime; a folder whose lock is free belongs to a dead process and is adopted.
+
+A segment starts with a line naming the columns of its rows (``{"columns": {table: [...]}}``),
+so segments written before an upgrade that added columns still insert the way they were
+written. A segment ClickHouse keeps refusing is set aside in ``rejected/`` with the reason
+beside it, for an operator to inspect and retry (``tracker spool list|retry``).
 """
 import fcntl
 import json
@@ -12,13 +17,45 @@ import time
 import uuid
 from pathlib import Path
 
+REJECTED = "rejected"
+
+
+def _line(value):
+    return (json.dumps(value, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+
+
+class Segment:
+    """A segment's rows: ``columns`` (table -> names, None for a segment without a header) and
+    ``records`` ``[(table, row), ...]``."""
+
+    def __init__(self, columns, records):
+        self.columns = columns
+        self.records = records
+
+    @classmethod
+    def read(cls, path):
+        """The segment at ``path``; a torn last line (crash mid-write) is skipped."""
+        columns, records = None, []
+        with open(path, encoding="utf-8") as segment:
+            for line in segment:
+                try:
+                    value = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                if isinstance(value, dict):
+                    columns = value.get("columns")
+                else:
+                    records.extend(value)
+        return cls(columns, records)
+
 
 class Spool:
     """Segments of JSON lines, one accepted batch ``[[table, row], ...]`` a line, replayed oldest first."""
 
-    def __init__(self, root):
+    def __init__(self, root, columns):
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
+        self.columns = columns
         self.folder = self.root / f"{time.time_ns():020d}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.folder.mkdir()
         self._lock_fd = os.open(self.folder / "lock", os.O_CREAT | os.O_RDWR, 0o600)
@@ -33,7 +70,8 @@ class Spool:
             self._seq += 1
             self._path = self.folder / f"{time.time_ns():020d}-{self._seq:08d}.wal"
             self._fd = os.open(self._path, os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o600)
-        os.write(self._fd, (json.dumps(records, ensure_ascii=False, separators=(",", ":")) + "\n").encode())
+            os.write(self._fd, _line({"columns": self.columns}))
+        os.write(self._fd, _line(records))
 
     def seal(self):
         """Close the open segment and return its path (None when nothing was written)."""
@@ -51,7 +89,7 @@ class Spool:
         """Move segments of dead processes into our folder; return how many."""
         moved = 0
         for other in self.root.iterdir():
-            if other == self.folder or not other.is_dir():
+            if other == self.folder or not other.is_dir() or other.name == REJECTED:
                 continue
             try:
                 fd = os.open(other / "lock", os.O_RDWR)
@@ -75,28 +113,19 @@ class Spool:
 
     @property
     def rejected(self):
-        return self.root.parent / "rejected"
+        return self.root / REJECTED
 
-    def set_aside(self, path):
-        """Move a segment ClickHouse keeps refusing out of the replay queue, keeping it."""
+    def set_aside(self, path, reason):
+        """Move a segment ClickHouse keeps refusing out of the replay queue, with the reason."""
         self.rejected.mkdir(exist_ok=True)
-        path.rename(self.rejected / path.name)
-
-    @staticmethod
-    def read(path):
-        """The records of a segment; a torn last line (crash mid-write) is skipped."""
-        records = []
-        with open(path, encoding="utf-8") as segment:
-            for line in segment:
-                try:
-                    records.extend(json.loads(line))
-                except json.JSONDecodeError:
-                    continue
-        return records
+        target = self.rejected / path.name
+        target.with_suffix(".reason").write_text(reason)
+        path.rename(target)
+        return target
 
     def pending(self):
         """Segments waiting for ClickHouse (sealed, open, and orphaned ones)."""
-        return sum(1 for _ in self.root.glob("*/*.wal"))
+        return sum(1 for p in self.root.glob("*/*.wal") if p.parent.name != REJECTED)
 
     def close(self):
         """Seal, drop our folder if it is empty, and release the lock."""
@@ -105,3 +134,11 @@ class Spool:
             (self.folder / "lock").unlink(missing_ok=True)
             self.folder.rmdir()
         os.close(self._lock_fd)
+
+
+def set_aside_segments(root):
+    """Segments set aside under ``root`` (and beside it, where earlier versions put them), oldest first."""
+    root = Path(root)
+    folders = [root / REJECTED, root.parent / REJECTED]
+    return sorted((p for folder in folders if folder.is_dir() for p in folder.glob("*.wal")),
+                  key=lambda p: p.name)

@@ -2,7 +2,8 @@
 
 Rows go to the spool first (see ``spool.py``), then to memory; a background thread
 inserts them. While ClickHouse is down the segments wait on disk and are replayed
-in order once it answers again.
+in order once it answers again. The thread survives any exception: it logs it, keeps it
+for ``health()`` (and so ``/healthz``), and goes on with the next round.
 """
 import logging
 import threading
@@ -10,9 +11,23 @@ import time
 from collections import defaultdict
 
 from .backend import StoreError, StoreUnavailable
-from .spool import Spool
+from .spool import Segment, Spool
 
 log = logging.getLogger(__name__)
+
+REFUSALS_BEFORE_SET_ASIDE = 5
+# Rows of sealed segments kept in memory to spare re-reading the disk; beyond this (a long
+# outage) they are read back from their segments when their turn comes.
+MEMORY_ROWS = 200_000
+
+
+def insert_segment(store, columns, records):
+    """Insert ``records`` ``[(table, row), ...]`` with ``columns`` (table -> column names)."""
+    by_table = defaultdict(list)
+    for table, row in records:
+        by_table[table].append(tuple(row))
+    for table, rows in by_table.items():
+        store.insert(table, columns[table], rows)
 
 
 class BatchWriter:
@@ -23,15 +38,19 @@ class BatchWriter:
         self.columns = columns  # table -> column names, the order of every row
         self.flush_seconds = flush_seconds
         self.flush_rows = flush_rows
-        self.spool = Spool(spool_dir)
+        self.spool = Spool(spool_dir, columns)
         self._lock = threading.Lock()
         self._buffer = []
         self._in_memory = {}  # sealed segment -> its records, to skip re-reading the disk
+        self._in_memory_rows = 0
         self._wake = threading.Event()
         self._idle = threading.Event()
         self._stopping = False
         self._failures = 0
         self._last_adopt = 0.0
+        self._last_error = None  # (unix time, text) of the last thing that went wrong
+        self._last_insert = None
+        self._set_aside = 0
         self._thread = threading.Thread(target=self._run, name="batch-writer", daemon=True)
         self._thread.start()
 
@@ -76,17 +95,33 @@ class BatchWriter:
         """Segments on disk not yet in ClickHouse."""
         return self.spool.pending()
 
+    def health(self):
+        """What ``/healthz`` shows of the writer; ``ok`` is False when its thread is gone."""
+        last_error = self._last_error
+        return {"ok": self._thread.is_alive() or self._stopping, "spooled_segments": self.backlog,
+                "set_aside_segments": self._set_aside, "last_insert_at": self._last_insert,
+                "last_error": last_error and {"at": last_error[0], "error": last_error[1]}}
+
     def _run(self):
         while True:
             self._wake.wait(self._delay())
             self._wake.clear()
             with self._lock:
                 stopping = self._stopping
-                self._seal()
-            self._write_sealed()
+            try:
+                with self._lock:
+                    self._seal()
+                self._write_sealed()
+            except Exception as exc:  # anything at all: log it, keep it for /healthz, go on
+                self._failures += 1
+                self._note(f"{type(exc).__name__}: {exc}")
+                log.exception("the batch writer failed a round; it goes on")
             self._idle.set()
             if stopping:
                 return
+
+    def _note(self, text):
+        self._last_error = (int(time.time()), text)
 
     def _delay(self):
         # Back off while ClickHouse is down, up to 10 s between attempts.
@@ -94,22 +129,32 @@ class BatchWriter:
 
     def _seal(self):
         path = self.spool.seal()
-        if path is not None:
+        if path is not None and self._in_memory_rows < MEMORY_ROWS:
             self._in_memory[path] = self._buffer
+            self._in_memory_rows += len(self._buffer)
         self._buffer = []
+
+    def _segment(self, path):
+        records = self._in_memory.pop(path, None)
+        if records is not None:
+            self._in_memory_rows -= len(records)
+            return Segment(self.columns, records)
+        segment = Segment.read(path)
+        segment.columns = segment.columns or self.columns  # written before segments had a header
+        return segment
 
     def _write_sealed(self):
         if time.monotonic() - self._last_adopt > 10:
             self._last_adopt = time.monotonic()
             self.spool.adopt_orphans()
         for path in self.spool.sealed():
-            records = self._in_memory.pop(path, None)
-            if records is None:
-                records = Spool.read(path)
+            segment = self._segment(path)
             try:
-                self._insert(records)
+                insert_segment(self.store, segment.columns, segment.records)
             except StoreUnavailable as exc:
+                self._keep(path, segment)
                 self._failures += 1
+                self._note(str(exc))
                 if self._failures == 1:
                     log.warning("ClickHouse does not answer, spooling to disk: %s", exc)
                 return
@@ -117,18 +162,23 @@ class BatchWriter:
                 # ClickHouse answers but refuses these rows: after a few tries set the
                 # segment aside (kept on disk, never deleted) so it cannot block the rest.
                 self._failures += 1
-                if self._failures < 5:
+                self._note(str(exc))
+                if self._failures < REFUSALS_BEFORE_SET_ASIDE:
+                    self._keep(path, segment)
                     return
-                log.error("ClickHouse refuses %s, set aside in %s: %s", path.name, self.spool.rejected, exc)
-                self.spool.set_aside(path)
-            path.unlink()
-            if self._failures:
-                log.warning("ClickHouse is back; spooled rows replayed")
+                target = self.spool.set_aside(path, str(exc))
+                self._set_aside += 1
+                log.error("ClickHouse refuses %s, set aside as %s (tracker spool list|retry): %s",
+                          path.name, target, exc)
+            else:
+                path.unlink()
+                self._last_insert = int(time.time())
+                if self._failures:
+                    log.warning("ClickHouse takes rows again; spooled rows replayed")
             self._failures = 0
 
-    def _insert(self, records):
-        by_table = defaultdict(list)
-        for table, row in records:
-            by_table[table].append(tuple(row))
-        for table, rows in by_table.items():
-            self.store.insert(table, self.columns[table], rows)
+    def _keep(self, path, segment):
+        """Keep a segment's rows in memory for the next try (when there is room)."""
+        if self._in_memory_rows < MEMORY_ROWS and segment.columns == self.columns:
+            self._in_memory[path] = segment.records
+            self._in_memory_rows += len(segment.records)

@@ -1,4 +1,4 @@
-"""Dashboard accounts, login attempts and invitations, kept in ClickHouse (no Flask here).
+"""Dashboard accounts, login attempts and invitations, kept in ClickHouse.
 
 Passwords are hashed with werkzeug's scrypt (it ships with Flask and is maintained there).
 The lock-out reads the attempts table, so it holds across every app node.
@@ -45,17 +45,51 @@ def check_new_password(password):
         raise AccountError(f"the password needs at least {MIN_PASSWORD} characters")
 
 
-def find_user(store, email):
-    """The live account of ``email`` as a dict, or None."""
-    rows = store.query("""
-        SELECT argMax(user_id, version), argMax(password_hash, version), argMax(sites, version),
-               argMax(disabled, version) AS gone
+def _live_row(store, email):
+    """The newest row of ``email``'s account as a dict (disabled ones too), or None."""
+    columns = [c for c in USER_COLUMNS if c not in ("email", "version")]
+    rows = store.query(f"""
+        SELECT {', '.join(f'argMax({c}, version)' for c in columns)}
         FROM dashboard_users WHERE email = %(email)s GROUP BY email""", {"email": normalise_email(email)})
-    if not rows or rows[0][3]:
+    return dict(zip(columns, rows[0]), email=normalise_email(email)) if rows else None
+
+
+def find_user(store, email):
+    """The live (not disabled) account of ``email`` as a dict, or None."""
+    row = _live_row(store, email)
+    if row is None or row["disabled"]:
         return None
-    user_id, password_hash, sites, _ = rows[0]
-    return {"user_id": user_id, "email": normalise_email(email), "password_hash": password_hash,
-            "sites": sorted(sites)}
+    return {"user_id": row["user_id"], "email": row["email"], "password_hash": row["password_hash"],
+            "sites": sorted(row["sites"])}
+
+
+def access_of(store, email):
+    """``{"user_id", "sites"}`` of a live account, or None once it is disabled or gone: what a
+    logged-in session may see, read from the store on every request (cached for seconds)."""
+    user = find_user(store, email)
+    return user and {"user_id": user["user_id"], "sites": user["sites"]}
+
+
+def update_user(store, email, sites=None, disabled=None):
+    """Change an account's sites, or disable (or enable) it; takes effect on its next request."""
+    row = _live_row(store, email)
+    if row is None:
+        raise AccountError(f"there is no account for {normalise_email(email)}")
+    if sites is not None:
+        row["sites"] = sorted(set(sites))
+    if disabled is not None:
+        row["disabled"] = int(disabled)
+    row["version"] = _version()
+    store.insert("dashboard_users", USER_COLUMNS, [tuple(row[c] for c in USER_COLUMNS)])
+    return {"user_id": row["user_id"], "email": row["email"], "sites": row["sites"], "disabled": bool(row["disabled"])}
+
+
+def list_users(store):
+    """Every account: email, sites, disabled or not."""
+    rows = store.query("""
+        SELECT email, argMax(sites, version), argMax(disabled, version)
+        FROM dashboard_users GROUP BY email ORDER BY email""")
+    return [{"email": r[0], "sites": sorted(r[1]), "disabled": bool(r[2])} for r in rows]
 
 
 def create_user(store, email, password, sites, invited_by=""):

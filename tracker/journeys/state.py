@@ -1,0 +1,209 @@
+"""Journey state: each person's place in each journey, kept in ``journey_state`` by the journey
+worker (the only writer), and the stage changes in ``journey_transitions``.
+
+A state row holds what the engine found (every clean attempt, the last touchpoint, the
+touchpoint times); statuses (in progress, dropped, stalled) are derived when read, from those
+times and ``as_of``, so time passing needs no write. A row belongs to a *build*: the definition
+and engine it was computed with. After an edit the worker computes a new build in the
+background, and until it is ready, reads of that journey use the live engine.
+"""
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+
+from . import engine
+from .rules import ENTRY_BREAKDOWNS
+
+# Raise when the engine's semantics or the state's shape change: every journey is rebuilt.
+ENGINE_VERSION = "1"
+# What a definition may change without changing anyone's stage.
+_DISPLAY_ONLY = ("id", "name", "description")
+
+STATE_COLUMNS = ["site", "journey_id", "person", "build", "a_entry", "a_stage", "a_times", "a_values",
+                 "first_channel", "last_ts", "touch_times", "capped", "computed_at", "next_deadline", "version"]
+TRANSITION_COLUMNS = ["id", "site", "journey_id", "person", "kind", "run_ms", "from_stage", "to_stage", "at_ms",
+                      "detected_ms", "dwell_ms", "cause_event_id", "cause_type", "cause_name", "cause_url",
+                      "cause_channel", "cause_campaign", "build"]
+BUILD_COLUMNS = ["site", "journey_id", "build", "status", "persons", "transitions_done", "started_at",
+                 "updated_at", "error", "version"]
+ENGINE_COLUMNS = ["person", "a_entry", "a_stage", "a_times", "a_values", "first_channel", "last_ts",
+                  "touch_times", "capped"]
+
+
+def build_of(journey):
+    """The build a definition's state is computed as: its semantics and the engine's, hashed."""
+    meaningful = {key: value for key, value in journey.items() if key not in _DISPLAY_ONLY}
+    meaningful["stages"] = [stage["match"] for stage in journey["stages"]]
+    text = json.dumps([ENGINE_VERSION, list(ENTRY_BREAKDOWNS), meaningful], sort_keys=True)
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+def now_ms():
+    return int(time.time() * 1000)
+
+
+@dataclass
+class PersonState:
+    """One person's state in one journey (a row of ``journey_state``)."""
+
+    person: str
+    a_entry: list = field(default_factory=list)
+    a_stage: list = field(default_factory=list)
+    a_times: list = field(default_factory=list)
+    a_values: list = field(default_factory=list)
+    first_channel: str = ""
+    last_ts: int = 0
+    touch_times: list = field(default_factory=list)
+    capped: int = 0
+    computed_at: int = 0
+    next_deadline: int = 0
+
+    @classmethod
+    def from_row(cls, row):
+        return cls(**{key: (list(value) if isinstance(value, (list, tuple)) else value)
+                      for key, value in row.items() if key in cls.__dataclass_fields__})
+
+    def attempts(self):
+        """Clean attempts as ``[(entry, stage, times)]``."""
+        return [(e, s, list(t)) for e, s, t in zip(self.a_entry, self.a_stage, self.a_times)]
+
+    @property
+    def stage(self):
+        return max(self.a_stage, default=0)
+
+    def row(self, site, journey_id, build, version):
+        values = dict(self.__dict__, site=site, journey_id=journey_id, build=build, version=version)
+        return tuple(values[c] for c in STATE_COLUMNS)
+
+
+def _state_filter():
+    return "site = %(site)s AND journey_id = %(journey)s AND build = %(build)s"
+
+
+def read_states(store, site, journey_id, build, persons):
+    """{person: PersonState} of ``persons`` in the build (those without a row are left out)."""
+    if not persons:
+        return {}
+    columns = [c for c in STATE_COLUMNS if c in PersonState.__dataclass_fields__]
+    rows = store.query(f"""
+        SELECT {', '.join(columns)} FROM journey_state FINAL
+        WHERE {_state_filter()} AND person IN %(persons)s""",
+                       {"site": site, "journey": journey_id, "build": build, "persons": tuple(persons)})
+    return {row["person"]: PersonState.from_row(row) for row in rows.dicts()}
+
+
+def write_states(store, site, journey_id, build, states):
+    """Store new versions of person states (an empty one stands for a person who left)."""
+    version = time.time_ns()
+    store.insert("journey_state", STATE_COLUMNS,
+                 [state.row(site, journey_id, build, version + i) for i, state in enumerate(states)])
+
+
+def computed_states(store, journey, site, persons, visitors, as_of):
+    """{person: PersonState} of ``persons`` as the engine finds them now (their touchpoints are
+    on ``visitors``); a person with no clean attempt is left out."""
+    q = engine.Query(journey, site, 0, as_of, as_of, visitors=visitors, state=True)
+    rows = store.query(engine.state_sql(q), q.params.values, settings=engine.QUERY_SETTINGS)
+    wanted = set(persons)
+    return {row["person"]: PersonState.from_row(row) for row in rows.dicts()
+            if row["person"] in wanted and row["a_entry"]}
+
+
+def insert_all_states(store, journey, site, build, as_of):
+    """Compute every person's state in ClickHouse and store it (a rebuild's first step), with
+    no transitions derived yet (``computed_at`` 0). Returns nothing: it is one INSERT SELECT."""
+    q = engine.Query(journey, site, 0, as_of, as_of, state=True)
+    q.params.values.update(journey_id=journey["id"], build=build, version=time.time_ns())
+    store.execute(f"""
+        INSERT INTO journey_state ({', '.join(STATE_COLUMNS)})
+        SELECT %(site)s, %(journey_id)s, person, %(build)s, {', '.join(ENGINE_COLUMNS[1:])},
+               toUInt64(0), toUInt64(0), toUInt64(%(version)s)
+        FROM ({engine.state_sql(q)})
+        WHERE notEmpty(a_entry)""", q.params.values)
+
+
+def states_without_transitions(store, site, journey_id, build, limit):
+    """Up to ``limit`` states whose transitions were never derived (a rebuild's second step)."""
+    columns = [c for c in STATE_COLUMNS if c in PersonState.__dataclass_fields__]
+    rows = store.query(f"""
+        SELECT {', '.join(columns)} FROM journey_state FINAL
+        WHERE {_state_filter()} AND computed_at = 0 AND notEmpty(a_entry)
+        ORDER BY person LIMIT %(limit)s""", {"site": site, "journey": journey_id, "build": build, "limit": limit})
+    return [PersonState.from_row(row) for row in rows.dicts()]
+
+
+def due_states(store, as_of, limit=5000):
+    """States whose next time-driven change is due: [(site, journey_id, build, PersonState)]."""
+    columns = [c for c in STATE_COLUMNS if c in PersonState.__dataclass_fields__]
+    rows = store.query(f"""
+        SELECT site, journey_id, build, {', '.join(columns)} FROM journey_state FINAL
+        WHERE next_deadline > 0 AND next_deadline <= %(as_of)s
+        ORDER BY site, journey_id LIMIT %(limit)s""", {"as_of": as_of, "limit": limit})
+    return [(r["site"], r["journey_id"], r["build"], PersonState.from_row(r)) for r in rows.dicts()]
+
+
+# -- builds -------------------------------------------------------------------------------
+
+def builds(store, site=None):
+    """{(site, journey_id): {build: status row}} of every build (of one site, if given)."""
+    where = "WHERE site = %(site)s" if site else ""
+    rows = store.query(f"""
+        SELECT site, journey_id, build, argMax(status, version) AS status, argMax(persons, version) AS persons,
+               argMax(transitions_done, version) AS transitions_done, min(started_at) AS started_at,
+               max(updated_at) AS updated_at, argMax(error, version) AS error
+        FROM journey_builds {where} GROUP BY site, journey_id, build""", {"site": site})
+    found = {}
+    for row in rows.dicts():
+        found.setdefault((row["site"], row["journey_id"]), {})[row["build"]] = row
+    return found
+
+
+def record_build(store, site, journey_id, build, status, persons=0, transitions_done=0, error=""):
+    now = int(time.time())
+    store.insert("journey_builds", BUILD_COLUMNS, [(site, journey_id, build, status, persons, transitions_done,
+                                                    now, now, error[:2000], time.time_ns())])
+
+
+def build_status(store, site, journey):
+    """The state build of ``journey``'s current definition: None when it has none yet, else
+    {"build", "status" ('building'; 'transitions' while history is derived, readable; 'ready';
+    'failed'), "persons", "transitions_done", "started_at", "updated_at", "error"}."""
+    build = build_of(journey)
+    found = builds(store, site).get((site, journey["id"]), {}).get(build)
+    return dict(found, build=build) if found else None
+
+
+READABLE = ("transitions", "ready")
+
+
+def readable_builds(store, site, journeys):
+    """{journey id: build} of ``journeys`` whose current build can be read."""
+    found = builds(store, site)
+    readable = {}
+    for journey in journeys:
+        build = build_of(journey)
+        if found.get((site, journey["id"]), {}).get(build, {}).get("status") in READABLE:
+            readable[journey["id"]] = build
+    return readable
+
+
+# -- reads --------------------------------------------------------------------------------
+
+# A state row's attempts (as the engine's tuples) with their entry up to ``as_of``.
+ATTEMPTS_UNTIL_AS_OF = ("arrayFilter(a -> a.2 <= %(as_of)s, arrayMap((e, s, t, v) -> (s, e, t, toUInt8(0), v), "
+                        "a_entry, a_stage, a_times, a_values))")
+
+
+def persons_sql(q, build):
+    """Each person's chosen attempt from state (the furthest with its entry in the range), in
+    the shape of ``engine.persons_sql``, so the funnel and people builders read either. ``q``
+    is a ``state=True`` query (every entry breakdown is kept)."""
+    q.params.values.update(journey_id=q.journey["id"], build=build)
+    attempts = ("arrayFilter(a -> a.2 >= %(start)s AND a.2 <= %(end)s, arrayMap((e, s, t, v) -> (s, e, t, toUInt8(0), v), "
+                "a_entry, a_stage, a_times, a_values))")
+    return f"""SELECT person, best.1 AS stage, best.2 AS entry, best.3 AS times, last_ts, {engine.bd_sql(q, 'best.5')} AS bd
+    FROM (SELECT person, a_entry, a_stage, a_times, a_values, last_ts, first_channel
+          FROM journey_state FINAL
+          WHERE site = %(site)s AND journey_id = %(journey_id)s AND build = %(build)s AND notEmpty(a_entry))
+    ARRAY JOIN {engine.pick_best_sql(attempts)} AS best"""

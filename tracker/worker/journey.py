@@ -1,0 +1,166 @@
+"""One journey's state brought up to date: persons recomputed, time-driven changes swept, and a
+new build computed in two steps (every state in one INSERT SELECT, then the transitions)."""
+import time
+
+from ..journeys import engine, state, transitions
+from ..journeys.definitions import window_ms
+from ..journeys.state import PersonState
+from .changes import visitors_of_persons
+
+PERSONS_PER_QUERY = 2000
+
+
+def derive(site, journey, build, before, after, as_of):
+    """The transitions to record when a person's state goes from ``before`` (None: never derived)
+    to ``after`` at ``as_of``; sets ``after``'s computed time and next deadline."""
+    k, window = len(journey["stages"]), window_ms(journey)
+    derived_before = before is not None and before.computed_at > 0
+    old = (transitions.implied(before.attempts(), before.touch_times, journey, before.computed_at)
+           if derived_before else [])
+    new = transitions.implied(after.attempts(), after.touch_times, journey, as_of)
+    if derived_before:
+        new += transitions.lowered(transitions.runs_of(before.attempts(), k, window),
+                                   transitions.runs_of(after.attempts(), k, window), as_of)
+    known = {t.id for t in transitions.with_ids(site, journey["id"], build, after.person, old)}
+    fresh = {}
+    for t in transitions.with_ids(site, journey["id"], build, after.person, new):
+        if t.id not in known:
+            fresh.setdefault(t.id, t)
+    after.computed_at = as_of
+    after.next_deadline = transitions.next_deadline(after.attempts(), after.touch_times, journey, as_of)
+    return list(fresh.values())
+
+
+def _unchanged(before, after):
+    keep = ("a_entry", "a_stage", "a_times", "a_values", "first_channel", "last_ts", "touch_times", "capped",
+            "next_deadline")
+    return before is not None and all(getattr(before, f) == getattr(after, f) for f in keep)
+
+
+def update_persons(store, site, journey, build, persons, as_of=None):
+    """Recompute ``persons`` with the engine; record their new transitions and states. Returns
+    (persons written, transitions written)."""
+    as_of = as_of or state.now_ms()
+    written = found = 0
+    for i in range(0, len(persons), PERSONS_PER_QUERY):
+        batch = persons[i:i + PERSONS_PER_QUERY]
+        visitors = visitors_of_persons(store, site, batch)
+        old = state.read_states(store, site, journey["id"], build, batch)
+        new = state.computed_states(store, journey, site, batch, set().union(*visitors.values()), as_of)
+        states, changes = [], []
+        for person in batch:
+            before = old.get(person)
+            if before is None and person not in new:
+                continue
+            after = new.get(person) or PersonState(person)  # nothing left: the person left the journey
+            derived = derive(site, journey, build, before, after, as_of)
+            if derived or not _unchanged(before, after):
+                changes += [(person, t) for t in derived]
+                states.append(after)
+        record(store, site, journey, build, changes, visitors, as_of)
+        state.write_states(store, site, journey["id"], build, states)
+        written += len(states)
+        found += len(changes)
+    return written, found
+
+
+def record(store, site, journey, build, changes, visitors, detected_ms):
+    """Store transitions ``[(person, Transition)]`` with the touchpoints that caused them."""
+    if not changes:
+        return
+    causes = _causes(store, site, {(person, t.cause_ms) for person, t in changes if t.cause_ms}, visitors)
+    rows = []
+    for person, t in changes:
+        cause = causes.get((person, t.cause_ms), {})
+        rows.append((t.id, site, journey["id"], person, t.kind, t.run_ms, t.from_stage, t.to_stage, t.at_ms,
+                     detected_ms, t.dwell_ms, cause.get("event_id", ""), cause.get("type", ""),
+                     cause.get("name", ""), cause.get("url", ""), cause.get("channel", ""),
+                     cause.get("utm_campaign", ""), build))
+    store.insert("journey_transitions", state.TRANSITION_COLUMNS, rows)
+
+
+def _causes(store, site, wanted, visitors):
+    """{(person, ms): the touchpoint of that person at that moment} (type, name, url, channel…)."""
+    if not wanted:
+        return {}
+    persons = {person for person, _ in wanted}
+    person_of_visitor = {}
+    for person in persons:
+        for visitor in visitors.get(person, ()):
+            person_of_visitor.setdefault(visitor, set()).add(person)
+    moments = sorted({ms for _, ms in wanted})
+    where = ("site = %(site)s AND visitor_id IN %(visitors)s AND event_time >= toDateTime(intDiv(%(first)s, 1000)) "
+             "AND event_time <= toDateTime(intDiv(%(last)s, 1000))")
+    columns = ["visitor_id", "user_id", "event_id", engine.TS, "type", "name", "url", "utm_campaign"]
+    rows = store.query(f"""
+        SELECT visitor_id, user_id, event_id, ts, type, name, url, channel, utm_campaign
+        FROM ({engine.touchpoints_sql(columns, where, where.replace('%(first)s', '%(first)s - 86400000'))})
+        WHERE ts IN %(moments)s ORDER BY event_id""",
+                       {"site": site, "visitors": tuple(person_of_visitor), "first": moments[0],
+                        "last": moments[-1], "moments": tuple(moments), "as_of": moments[-1]})
+    found = {}
+    for row in rows.dicts():
+        for person in person_of_visitor.get(row["visitor_id"], ()):
+            if row["user_id"] in ("", person) and (person, row["ts"]) in wanted:
+                found.setdefault((person, row["ts"]), row)
+    return found
+
+
+def sweep(store, journeys, as_of=None):
+    """Record the time-driven changes that are due (windows closed, silences grown long).
+    ``journeys``: {(site, journey_id): definition} of the current builds. Returns the number of
+    transitions written."""
+    as_of = as_of or state.now_ms()
+    written = 0
+    due = state.due_states(store, as_of)
+    by_journey = {}
+    for site, journey_id, build, person_state in due:
+        by_journey.setdefault((site, journey_id, build), []).append(person_state)
+    for (site, journey_id, build), states in by_journey.items():
+        journey = journeys.get((site, journey_id))
+        if journey is None or state.build_of(journey) != build:
+            continue
+        changes = []
+        for person_state in states:
+            before = PersonState(**{**person_state.__dict__})
+            changes += [(person_state.person, t) for t in derive(site, journey, build, before, person_state, as_of)]
+        visitors = visitors_of_persons(store, site, [s.person for s in states]) if changes else {}
+        record(store, site, journey, build, changes, visitors, as_of)
+        state.write_states(store, site, journey_id, build, states)
+        written += len(changes)
+    return written
+
+
+def rebuild_states(store, site, journey, build, as_of=None):
+    """A new build's first step: every person's state, in ClickHouse. Readable afterwards."""
+    state.record_build(store, site, journey["id"], build, "building")
+    state.insert_all_states(store, dict(journey, id=journey["id"]), site, build, as_of or state.now_ms())
+    persons = store.query("SELECT count() FROM journey_state FINAL WHERE site = %(site)s AND journey_id = %(j)s "
+                          "AND build = %(build)s AND notEmpty(a_entry)",
+                          {"site": site, "j": journey["id"], "build": build}).scalar()
+    state.record_build(store, site, journey["id"], build, "transitions", persons=persons)
+    return persons
+
+
+def derive_history(store, site, journey, build, status, budget_seconds=2.0, as_of=None):
+    """A new build's second step, a slice at a time: the transitions of persons whose state has
+    none derived yet. Returns True when none is left (the build is then 'ready')."""
+    deadline = time.monotonic() + budget_seconds
+    done = status.get("transitions_done", 0)
+    while time.monotonic() < deadline:
+        pending = state.states_without_transitions(store, site, journey["id"], build, PERSONS_PER_QUERY)
+        if not pending:
+            state.record_build(store, site, journey["id"], build, "ready", persons=status.get("persons", 0),
+                               transitions_done=done)
+            return True
+        now = as_of or state.now_ms()
+        changes = []
+        for person_state in pending:
+            changes += [(person_state.person, t) for t in derive(site, journey, build, None, person_state, now)]
+        visitors = visitors_of_persons(store, site, [s.person for s in pending])
+        record(store, site, journey, build, changes, visitors, now)
+        state.write_states(store, site, journey["id"], build, pending)
+        done += len(pending)
+    state.record_build(store, site, journey["id"], build, "transitions", persons=status.get("persons", 0),
+                       transitions_done=done)
+    return False
