@@ -1,5 +1,5 @@
 """`tracker reclassify` on both backends: stored touchpoints get the current channel, source and
-bot flag of their own, their visits' channels follow at read time, the server API's channels
+bot flag of their own, their visits' origins follow at read time, the server API's channels
 stay, the overview follows."""
 import calendar
 from datetime import date
@@ -45,9 +45,9 @@ def test_reclassify_recomputes_in_place(store):
         "old": ("referral", "", 0, "desktop"),  # before --from
     }
     # The internal navigation has no origin of its own: it counts under its visit's.
-    effective = store.query(f"""SELECT channel FROM ({engine.touchpoints_sql(
+    effective = store.query(f"""SELECT channel, source FROM ({engine.touchpoints_sql(
         ["visitor_id", "event_id"], "site = 's_re' AND event_id = 'inside'", "site = 's_re'")})""")
-    assert list(effective) == [("organic_search",)]
+    assert list(effective) == [("organic_search", "Ecosia")]
     overview = store.query("""SELECT channel, uniqHLL12Merge(touchpoints) FROM overview_daily
         WHERE site = 's_re' AND day = '2025-03-10' GROUP BY channel ORDER BY channel""")
     assert list(overview) == [("", 1), ("direct", 1), ("email", 1), ("organic_search", 1), ("paid", 1)]

@@ -69,12 +69,12 @@ def _known_user(store, site, user_id):
 
 def touchpoints(store, site, person, visitors, as_of_ms):
     """The person's touchpoints up to ``as_of``, oldest first (a retried event once), each with
-    the channel it counts under (its own, or its visit's)."""
+    the channel and source it counts under (its own, or its visit's)."""
     params = {"site": site, "person": person, "visitors": tuple(visitors), "as_of": as_of_ms,
               "limit": TIMELINE_LIMIT}
     visitor_filter = " AND visitor_id IN %(visitors)s"
     mine = f"site = %(site)s{visitor_filter} AND event_time <= toDateTime(intDiv(%(as_of)s, 1000))"
-    columns = ["user_id", TS] + [c for c in TIMELINE_COLUMNS[1:] if c not in ("channel", "session_id")]
+    columns = ["user_id", TS] + [c for c in TIMELINE_COLUMNS[1:] if c not in ("channel", "source", "session_id")]
     rows = store.query(f"""
         SELECT {', '.join(TIMELINE_COLUMNS)} FROM (
             SELECT {person_sql()} AS person, *

@@ -20,9 +20,9 @@ RULES = {
 }
 
 # Columns of ``events`` that the templates above and the breakdowns below read (the channel
-# comes from the engine: a touchpoint's own, or its visit's).
+# and the source come from the engine: a touchpoint's own, or its visit's).
 RULE_COLUMNS = ("type", "name", "path", "utm_source", "utm_medium", "utm_campaign", "prop_keys", "prop_values",
-                "browser", "device", "source", "country")
+                "browser", "device", "country")
 
 # Fields a rule may name; "path" picks "path_glob" when the value holds a '*'.
 RULE_FIELDS = ("type", "name", "path", "channel", "utm_source", "utm_medium", "utm_campaign", "props")
