@@ -1,13 +1,14 @@
 """`tracker reclassify` on both backends: stored touchpoints get the current channel, source and
 bot flag of their own, their visits' origins follow at read time, the server API's channels
-stay, the overview follows."""
+stay, the overview and journey state follow."""
 import calendar
 from datetime import date
 
 from helpers import CHROME, rows
 from tracker.ingest.reclassify import reclassify
 from tracker.ingest.touchpoints import EVENT_COLUMNS
-from tracker.journeys import engine
+from tracker.journeys import definitions, engine, state
+from tracker.worker import JourneyWorker
 
 HEADLESS = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/126.0 Safari/537.36"
 JANUARY = calendar.timegm((2025, 1, 15, 10, 0, 0))
@@ -57,3 +58,36 @@ def test_reclassify_recomputes_in_place(store):
     assert reclassify(store, "s_re", progress=messages.append) == [202501, 202503]
     assert rows(store, "s_re", "event_id = 'old'")[0]["channel"] == "ai_assistant"
 
+
+def test_journey_state_follows_a_reclassification(store):
+    """A visit from ChatGPT that an older ingest called a referral: once reclassified, the
+    journey worker moves the person into a journey of AI-assistant visits, the page inside the
+    visit filling the second stage under the visit's channel."""
+    store.insert("events", EVENT_COLUMNS, [
+        stored("chat", MARCH, "g", "referral", "https://chatgpt.com/", user_id="gina"),
+        stored("next", MARCH + 60, "g", "referral", "https://example.com/", user_id="gina"),
+        stored("other", MARCH, "h", "direct", user_id="hugo"),
+    ])
+    ai = {"channel": "ai_assistant"}
+    journey = definitions.validate_definition(
+        {"name": "From AI", "window_days": 1, "stages": [{"name": "arrived", "match": ai},
+                                                          {"name": "went on", "match": ai}]})
+    definitions.save(store, "s_re", "ai", journey)
+    build = state.build_of(definitions.get(store, "s_re", "ai"))
+
+    def stages():
+        return dict(store.query("""SELECT person, arrayReduce('max', a_stage) FROM journey_state FINAL
+            WHERE site = 's_re' AND journey_id = 'ai' AND build = %(build)s""", {"build": build}))
+
+    worker = JourneyWorker(store)
+    try:
+        assert worker.run_once() is not None
+        assert stages().get("gina", 0) == 0
+        reclassify(store, "s_re", progress=lambda message: None)
+        # The insert noted both visitors; the reclassification only the one whose touchpoints changed.
+        assert dict(store.query("SELECT visitor_id, count() FROM journey_changes WHERE site = 's_re' "
+                                "GROUP BY visitor_id")) == {"v-g": 2, "v-h": 1}
+        worker.run_once()
+        assert stages() == {"gina": 2}
+    finally:
+        worker.stop()

@@ -85,7 +85,8 @@ def retry(segments):
               help="First day (UTC) whose month is recomputed; default: all.")
 def reclassify(site, since):
     """Recompute channel, source and bot flag of stored touchpoints with the current referrer
-    lists and bot patterns, in place, month by month (the overview's figures follow)."""
+    lists and bot patterns, in place, month by month (the overview's figures and journey state
+    follow)."""
     from ..cli import _store
     from .reclassify import reclassify as run
 

@@ -13,7 +13,9 @@ wrote without a browser (device 'server') keep the channel they were given. The 
 the user agent, stored since migration 0020: older rows keep theirs.
 
 Mutations bypass materialized views, so afterwards the overview's daily tables of the site and
-month are rebuilt from ``events``.
+month are rebuilt from ``events``, and the visitors whose touchpoints changed are written to
+``journey_changes`` (what the views of migration 0007 do for an insert): the journey worker
+recomputes those persons.
 """
 import calendar
 import time
@@ -28,7 +30,8 @@ INPUTS = ("type", "utm_medium", "utm_source", "referrer_host", "path(referrer)",
 KEY = f"cityHash64({', '.join(INPUTS)})"
 MONTH = "site = %(site)s AND toYYYYMM(event_time) = %(month)s AND device != 'server'"
 SCRATCH = {"keys": "key UInt64, target UInt32",
-           "agents": "user_agent String, is_bot UInt8, device String"}
+           "agents": "user_agent String, is_bot UInt8, device String",
+           "visitors": "site String, visitor_id String, user_id String"}
 # The overview's daily tables as their materialized views fill them (migrations 0005 and 0020).
 OVERVIEW_TABLES = {
     "overview_daily": """SELECT site, toDate(event_time) AS day, channel,
@@ -61,9 +64,12 @@ def reclassify(store, site, since=None, progress=print):
         summary = _month(store, params, scratch)
         progress(f"{month}: {summary} ({number}/{len(done)}); waiting for ClickHouse to rewrite it")
         wait_for_mutations(store, "events")
-        scratch.drop()
         rebuild_overview(store, params)
-        progress(f"{month}: done, overview rebuilt ({number}/{len(done)})")
+        # Only now that the rows are rewritten: a worker that read them earlier would keep the old state.
+        store.execute(f"INSERT INTO journey_changes SELECT site, visitor_id, user_id, now() "
+                      f"FROM {scratch.names['visitors']}")
+        scratch.drop()
+        progress(f"{month}: done, overview rebuilt, journeys of the changed visitors queued ({number}/{len(done)})")
     return done
 
 
@@ -84,7 +90,8 @@ class Scratch:
 
 
 def _month(store, params, scratch):
-    """Classify one month's inputs into the scratch tables and start its mutation; a summary."""
+    """Classify one month's inputs into the scratch tables, note the visitors whose touchpoints
+    change, and start the month's mutation; a summary."""
     targets = {}  # (channel, source) -> number in the mutation
     keys = []
     for key, event_type, medium, utm_source, ref_host, ref_path, host, click_ids in store.query(
@@ -96,8 +103,13 @@ def _month(store, params, scratch):
     store.insert(scratch.names["keys"], ["key", "target"], keys)
     agents = _changed_agents(store, params)
     store.insert(scratch.names["agents"], ["user_agent", "is_bot", "device"], agents)
-    sql, more = mutation_sql(scratch.names, targets, {a[2] for a in agents})
-    store.execute(sql, {**params, **more})
+    assignments, more = new_values(scratch.names, targets, {a[2] for a in agents})
+    params = {**params, **more}
+    changed = " OR ".join(f"{column} != {value}" for column, value in assignments.items())
+    store.execute(f"""INSERT INTO {scratch.names['visitors']}
+        SELECT DISTINCT site, visitor_id, user_id FROM events WHERE {MONTH} AND ({changed})""", params)
+    updates = ",\n        ".join(f"{column} = {value}" for column, value in assignments.items())
+    store.execute(f"ALTER TABLE events UPDATE\n        {updates}\n        WHERE {MONTH}", params)
     return (f"{len(keys)} distinct origins into {len(targets)} (channel, source) pairs, "
             f"{len(agents)} user agents with a new bot flag")
 
@@ -114,10 +126,10 @@ def _changed_agents(store, params):
     return changed
 
 
-def mutation_sql(names, targets, devices):
-    """The ALTER that sets channel, source, is_bot and device of one month from the scratch
-    tables, and its parameters: ``targets`` numbers each (channel, source) pair, ``devices``
-    are the device classes of user agents that stop being bots."""
+def new_values(names, targets, devices):
+    """{column: SQL of its new value} for channel, source, is_bot and device of a row, from the
+    scratch tables, and their parameters: ``targets`` numbers each (channel, source) pair,
+    ``devices`` are the device classes of user agents that stop being bots."""
     number = ("toUInt32(multiIf(" + "".join(f"{KEY} IN (SELECT key FROM {names['keys']} WHERE target = {n}), {n}, "
                                             for n in targets.values()) + "0))")
     ids = f"CAST([{', '.join(str(n) for n in targets.values())}] AS Array(UInt32))"
@@ -130,13 +142,12 @@ def mutation_sql(names, targets, devices):
         params[f"device{i}"] = device
         unbotted += (f"user_agent IN (SELECT user_agent FROM {agents} WHERE is_bot = 0 "
                      f"AND device = %(device{i})s), %(device{i})s, ")
-    sql = f"""ALTER TABLE events UPDATE
-        channel = transform({number}, {ids}, %(channels)s, channel),
-        source = transform({number}, {ids}, %(sources)s, source),
-        is_bot = multiIf({is_bot}, 1, {is_bot.replace('%(bot)s', '%(human)s')}, 0, is_bot),
-        device = multiIf({is_bot}, %(bot_device)s, {unbotted}device)
-        WHERE {MONTH}"""
-    return sql, params
+    return {
+        "channel": f"transform({number}, {ids}, %(channels)s, channel)",
+        "source": f"transform({number}, {ids}, %(sources)s, source)",
+        "is_bot": f"multiIf({is_bot}, 1, {is_bot.replace('%(bot)s', '%(human)s')}, 0, is_bot)",
+        "device": f"multiIf({is_bot}, %(bot_device)s, {unbotted}device)",
+    }, params
 
 
 def wait_for_mutations(store, table, timeout=WAIT_SECONDS):
