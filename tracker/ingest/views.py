@@ -95,7 +95,7 @@ def _load_body(max_events):
         raise ApiError(413, f"at most {max_events} events per request",
                        {"events": f"more than {max_events}"})
     try:
-        return BATCH.load(body)
+        return load_fast(BATCH, body)
     except ValidationError as exc:
         raise ApiError(400, "invalid events", field_errors(exc.messages)) from None
 
