@@ -123,6 +123,18 @@ def test_collect_names_what_is_wrong(client, body, status, field):
     assert payload["error"] and any(name.startswith(field) for name in payload["fields"]), payload
 
 
+def test_an_unpaired_surrogate_escape_is_refused_not_a_crash(client, site, store, flush):
+    """json.loads turns "\\ud800" into a lone surrogate, which no UTF-8 store can hold; a pair
+    (an escaped emoji) is ordinary text."""
+    body = '{"site": "%s", "vid": "v", "events": [{"name": "a\\ud800b"}]}' % site["site"]
+    response = client.post("/collect", data=body, content_type="text/plain")
+    assert response.status_code == 400 and response.get_json()["fields"] == {"body": "unpaired surrogate"}
+    pair = '{"site": "%s", "vid": "v", "events": [{"name": "\\ud83d\\ude00"}]}' % site["site"]
+    assert client.post("/collect", data=pair, content_type="text/plain").status_code == 202
+    flush()
+    assert [r["name"] for r in rows(store, site["site"])] == ["\U0001f600"]
+
+
 def test_collect_refuses_an_oversized_body(client, site):
     response = client.post("/collect", data="x" * 300_000, content_type="text/plain")
     assert response.status_code == 413

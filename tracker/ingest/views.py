@@ -74,6 +74,12 @@ def _accept(hit, batch_vid, events):
                             "right now; send a vid, or retry later") from None
     try:
         tracker.writer.add(records)
+    except UnicodeEncodeError:
+        # A JSON \ud800-\udfff escape that is not half of a pair decodes to a lone surrogate:
+        # no text, and nothing UTF-8 (the spool, ClickHouse) can hold. Found where the rows are
+        # encoded, so well-formed batches pay nothing for the check.
+        raise ApiError(400, "an unpaired \\ud800-\\udfff escape is not text",
+                       {"body": "unpaired surrogate"}) from None
     except OSError as exc:
         current_app.logger.error("spool refused a batch: %s", exc)
         raise ApiError(503, "cannot store events right now; retry later") from None
