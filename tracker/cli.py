@@ -188,16 +188,16 @@ def pixel_url(base, site, uid, campaign, source):
 
 def _add_groups():
     """The command groups of the journey engine, the dashboards, the spool, the worker, the demo,
-    privacy requests, and export and import."""
+    privacy requests, export and import, and reclassify."""
     from .backup.cli import export_command, import_command
     from .dashboards.cli import user
     from .demo import demo
-    from .ingest.cli import spool
+    from .ingest.cli import reclassify, spool
     from .journeys.cli import journey
     from .privacy.cli import person
     from .worker.cli import worker
 
-    for command in (journey, user, spool, worker, demo, person, export_command, import_command):
+    for command in (journey, user, spool, worker, demo, reclassify, person, export_command, import_command):
         main.add_command(command)
 
 

@@ -6,6 +6,8 @@ Names, for dashboards and alerts (``_total``, ``_bucket``… added by the client
 - ``tracker_touchpoints_accepted_total{endpoint}``: touchpoints answered 2xx (pixel, collect, api)
 - ``tracker_touchpoints_refused_total{endpoint, reason}``: ingest requests refused (invalid,
   unknown_site, forbidden, rate_limited, quota, erased, unavailable)
+- ``tracker_touchpoints_dropped_total{reason}``: touchpoints of accepted requests left out on
+  purpose (referrer_spam)
 - ``tracker_touchpoints_spooled_total``, ``tracker_touchpoints_inserted_total``: rows of ``events``
   written to the spool, and inserted into ClickHouse (the difference waits in the spool)
 - ``tracker_insert_seconds``: one insert of a spool segment
@@ -32,6 +34,8 @@ TOUCHPOINTS_ACCEPTED = Counter("tracker_touchpoints_accepted", "Touchpoints acce
 TOUCHPOINTS_REFUSED = Counter("tracker_touchpoints_refused",
                               "Ingest requests refused (their touchpoints not recorded), by endpoint and reason.",
                               ["endpoint", "reason"])
+TOUCHPOINTS_DROPPED = Counter("tracker_touchpoints_dropped",
+                               "Touchpoints of accepted requests left out on purpose, by reason.", ["reason"])
 TOUCHPOINTS_SPOOLED = Counter("tracker_touchpoints_spooled", "Touchpoints written to the spool before their 202.")
 TOUCHPOINTS_INSERTED = Counter("tracker_touchpoints_inserted", "Touchpoints inserted into ClickHouse.")
 INSERT_SECONDS = Histogram("tracker_insert_seconds", "Time of one insert of a spool segment into ClickHouse.",

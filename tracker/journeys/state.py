@@ -88,8 +88,8 @@ def read_states(store, site, journey_id, build, persons):
     columns = [c for c in STATE_COLUMNS if c in PersonState.__dataclass_fields__]
     rows = store.query(f"""
         SELECT {', '.join(columns)} FROM journey_state FINAL
-        WHERE {_state_filter()} AND person IN %(persons)s""",
-                       {"site": site, "journey": journey_id, "build": build, "persons": tuple(persons)})
+        WHERE {_state_filter()} AND person IN (SELECT arrayJoin(%(persons)s))""",
+                       {"site": site, "journey": journey_id, "build": build, "persons": sorted(persons)})
     return {row["person"]: PersonState.from_row(row) for row in rows.dicts()}
 
 
