@@ -299,6 +299,9 @@ def run(kind, config, rows, runs):
     # On a store of its own: the big journey's history, still being derived, is not the figure.
     fresh = dict(config, database=config.get("database", "") + "_fresh") if not config["clickhouse_url"] else \
         dict(config, clickhouse_url=config["clickhouse_url"] + "_fresh")
+    scratch = create_app(dict(fresh, journey_worker=False))  # a new store each run: no backlog of the last
+    scratch.extensions["store"].execute(f"DROP DATABASE IF EXISTS `{scratch.extensions['store'].database}`")
+    close_app(scratch)
     fresh_app = create_app(dict(fresh, journey_worker=True, flush_seconds=0.5))
     freshness(fresh_app, fresh_app.test_client())
     close_app(fresh_app)
