@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 LEASE_SECONDS = 30
 SWEEP_SECONDS = 15
 STATUS_STALE_SECONDS = 60
+# Time a round gives to deriving the history of new builds, after what arrived.
+HISTORY_SECONDS = 1.0
 
 
 class JourneyWorker:
@@ -92,6 +94,7 @@ class JourneyWorker:
             done["transitions"] += sweep(self.store, readable, as_of)
         self.retention.maybe_run(force=as_of is not None, now=as_of and as_of / 1000)
         self.feed.save()
+        self._histories(readable, as_of)  # last: what arrived comes first
         metrics.JOURNEY_PERSONS.inc(done["persons"])
         for key in ("persons", "transitions"):
             self.totals[key] += done[key]
@@ -120,12 +123,20 @@ class JourneyWorker:
             if status is None or status["status"] in ("building", "failed"):
                 self._rebuild(site, journey, build, as_of)
                 status = state.builds(self.store, site).get((site, journey_id), {}).get(build)
-            if status and status["status"] == "transitions":
-                cursor = self._history.setdefault(build, {})
-                if derive_history(self.store, site, journey, build, status, as_of=as_of, cursor=cursor):
-                    forget_other_builds(self.store, site, journey_id, build)
             readable[(site, journey_id)] = journey
         return readable
+
+    def _histories(self, readable, as_of):
+        """A slice of the stage changes of builds whose history is still being derived."""
+        builds = state.builds(self.store)
+        for (site, journey_id), journey in sorted(readable.items()):
+            build = state.build_of(journey)
+            status = builds.get((site, journey_id), {}).get(build)
+            if status and status["status"] == "transitions":
+                cursor = self._history.setdefault(build, {})
+                if derive_history(self.store, site, journey, build, status, budget_seconds=HISTORY_SECONDS,
+                                  as_of=as_of, cursor=cursor):
+                    forget_other_builds(self.store, site, journey_id, build)
 
     def _rebuild(self, site, journey, build, as_of):
         since = self.store.query("SELECT toUInt32(now())").scalar()
