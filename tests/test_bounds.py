@@ -24,10 +24,11 @@ PAGE = [{"type": "pageview", "url": "https://example.com/"}]
 
 @pytest.fixture
 def limited(test_config):
-    """An app whose limits are small enough to reach: 5 ingest requests a minute per address, a
-    quota of 7 touchpoints a day per site, 3 login attempts a minute per address."""
-    app = create_app(dict(test_config, flush_seconds=0.2, journey_worker=False, limit_per_ip="5/minute",
-                          site_daily_quota=7, login_limit_per_ip="3/minute"))
+    """An app whose limits are small enough to reach: 5 ingest requests an hour per address, a
+    quota of 7 touchpoints a day per site, 3 login attempts an hour per address. (Hours: a fixed
+    window that ends between two of a test's requests would start counting afresh.)"""
+    app = create_app(dict(test_config, flush_seconds=0.2, journey_worker=False, limit_per_ip="5/hour",
+                          site_daily_quota=7, login_limit_per_ip="3/hour"))
     store = app.extensions["store"]
     yield app
     close_app(app)
@@ -44,9 +45,9 @@ def _site(app):
 def test_counters_refuse_at_the_limit_and_never_below_it(tally, redis_server):
     counters = WindowCounters(MemoryTally() if tally == "memory" else open_tally(redis_server), new_database())
     try:
-        answers = [counters.hit("k", 50, 60) for _ in range(60)]
-        assert answers[:50] == [0] * 50 and all(0 < wait <= 60 for wait in answers[50:])
-        assert counters.hit("other", 50, 60) == 0  # keys count apart
+        answers = [counters.hit("k", 50, 3600) for _ in range(60)]
+        assert answers[:50] == [0] * 50 and all(0 < wait <= 3600 for wait in answers[50:])
+        assert counters.hit("other", 50, 3600) == 0  # keys count apart
     finally:
         counters.close()
 
@@ -67,7 +68,7 @@ def test_collect_answers_429_with_retry_after_past_the_address_limit(limited):
     statuses = [post_batch(client, site, PAGE).status_code for _ in range(5)]
     refused = post_batch(client, site, PAGE)
     assert statuses == [202] * 5 and refused.status_code == 429
-    assert 1 <= int(refused.headers["Retry-After"]) <= 60 and "address" in refused.get_json()["error"]
+    assert 1 <= int(refused.headers["Retry-After"]) <= 3600 and "address" in refused.get_json()["error"]
     assert refused.headers["Access-Control-Allow-Origin"] == "*"  # the snippet can read why
 
 
@@ -117,7 +118,7 @@ def test_a_server_store_without_shared_counters_does_not_start(backend, test_con
 def test_429s_at_the_limit_and_none_below_it_across_four_workers(clickhouse_server, redis_server, tmp_path):
     database = new_database()
     env = dict(os.environ, TRACKER_DATA_DIR=str(tmp_path / "data"), TRACKER_CLICKHOUSE_URL=f"{clickhouse_server}/{database}",
-               TRACKER_RATE_LIMIT_STORAGE=redis_server, TRACKER_LIMIT_PER_IP="30/minute", TRACKER_JOURNEY_WORKER="0")
+               TRACKER_RATE_LIMIT_STORAGE=redis_server, TRACKER_LIMIT_PER_IP="30/hour", TRACKER_JOURNEY_WORKER="0")
     site = json.loads(tracker_cli(env, "site", "create", "--name", "Shop", "--json"))["site"]
     server = Gunicorn(env, workers=4)
     server.start()
