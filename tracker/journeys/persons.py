@@ -7,7 +7,7 @@ key (site, visitor_id, …), so a person's page never scans the site.
 """
 import re
 
-from . import definitions, reports
+from . import definitions, reports, state
 from .engine import TS, VISITOR_IN, links_sql, person_sql, touchpoints_sql
 
 SEARCH_TRAITS = ("email", "name", "first_name", "last_name", "company")
@@ -156,11 +156,8 @@ def places(store, site, person, visitors, as_of_ms):
     """The person's place in each journey of the site, with their stage history: from journey
     state where it is readable, else (a past as_of, a journey being rebuilt) from the engine."""
     journeys = definitions.list_all(store, site)
-    from_state = {}
-    for journey in journeys:
-        build, about = reports.source(store, site, journey, as_of_ms)
-        if build:
-            from_state[journey["id"]] = (journey, build)
+    readable = state.readable_builds(store, site, journeys) if reports.current_enough(as_of_ms) else {}
+    from_state = {j["id"]: (j, readable[j["id"]]) for j in journeys if j["id"] in readable}
     stored = reports.person_stages_from_state(store, from_state, site, person, as_of_ms)
     history = reports.stage_history(store, site, person, from_state)
     found = []
