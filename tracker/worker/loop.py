@@ -11,6 +11,7 @@ import socket
 import threading
 import time
 
+from ..automations import Automations
 from ..journeys import definitions, state
 from ..store.locks import Lock
 from .changes import ChangeFeed, persons_of_changes
@@ -24,17 +25,26 @@ STATUS_STALE_SECONDS = 60
 
 
 class JourneyWorker:
-    """``start()`` runs rounds in a thread; ``run_once()`` runs one (tests, ``--once``)."""
+    """``start()`` runs rounds in a thread; ``run_once()`` runs one (tests, ``--once``).
 
-    def __init__(self, store, interval=1.0):
+    ``automations``: the automations' step (matching, the outbox, sending); by default one
+    configured from the settings table."""
+
+    def __init__(self, store, interval=1.0, automations=None):
         self.store = store
         self.interval = interval
+        if automations is None:
+            from ..settings import load_settings
+
+            automations = Automations.from_settings(store, load_settings())
+        self.automations = automations
         self.lease = Lock(store, "journey_worker", ttl=LEASE_SECONDS)
         self.feed = ChangeFeed(store)
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         self.totals = {"persons": 0, "transitions": 0, "rounds": 0, "errors": 0}
         self.last_error = None
         self.last_round_ms = None
+        self.last_automations = None
         self._last_sweep = 0.0
         self._stop = threading.Event()
         self._thread = None
@@ -50,6 +60,7 @@ class JourneyWorker:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
+        self.automations.close()
         try:
             self.lease.release()
         except Exception:  # the store may be gone at shutdown; the lease then expires by itself
@@ -86,6 +97,7 @@ class JourneyWorker:
             self._last_sweep = time.monotonic()
             done["transitions"] += sweep(self.store, readable, as_of)
         self.feed.save()
+        self._automations(as_of)
         for key in ("persons", "transitions"):
             self.totals[key] += done[key]
         self.totals["rounds"] += 1
@@ -98,9 +110,20 @@ class JourneyWorker:
             return True
         if self.lease.acquire(0):
             self.feed.load()  # a new leader starts where the last one left off
+            self.automations.lead()
             log.info("journey worker %s leads", self.name)
             return True
         return False
+
+    def _automations(self, as_of):
+        """Act on the transitions recorded (the automations' step); a failure there is kept
+        and reported like any other, and the journey work of the round stands."""
+        try:
+            self.last_automations = self.automations.step(as_of)
+        except Exception as exc:
+            self.totals["errors"] += 1
+            self.last_error = {"at": int(time.time()), "error": f"automations: {type(exc).__name__}: {exc}"}
+            log.exception("the automations' step failed; the worker goes on")
 
     def _builds(self, journeys, as_of):
         """Advance the builds of journeys whose definition changed; return the journeys whose
