@@ -167,14 +167,16 @@ def pixel_url(base, site, uid, campaign, source):
 
 
 def _add_groups():
-    """The command groups of the journey engine, the dashboards, the spool, the worker and the demo."""
+    """The command groups of the journey engine, automations, the dashboards, the spool, the worker
+    and the demo."""
+    from .automations.cli import automation
     from .dashboards.cli import user
     from .demo import demo
     from .ingest.cli import spool
     from .journeys.cli import journey
     from .worker.cli import worker
 
-    for command in (journey, user, spool, worker, demo):
+    for command in (journey, automation, user, spool, worker, demo):
         main.add_command(command)
 
 

@@ -45,6 +45,13 @@ def write(store, rows):
                  [tuple(dict(row, version=version + i)[c] for c in COLUMNS) for i, row in enumerate(rows)])
 
 
+def attempt(delivery, number, result, at_ms):
+    """An attempt row: try ``number`` of ``delivery`` and its ``result`` (``delivery.post``)."""
+    return {"site": delivery["site"], "automation_id": delivery["automation_id"],
+            "delivery_id": delivery["delivery_id"], "attempt": number, "at_ms": at_ms, "code": result["code"],
+            "error": result["error"], "duration_ms": result["duration_ms"]}
+
+
 def record_attempts(store, attempts):
     """Append attempt rows (dicts of ``ATTEMPT_COLUMNS``)."""
     if attempts:

@@ -7,10 +7,11 @@ a process that dies leaves its claimed deliveries to come due again (``outbox.CL
 """
 import logging
 import queue
+import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
 
-from . import definitions, outbox, triggers
+from . import definitions, outbox, payload, triggers
 from .delivery import outcome, post
 
 log = logging.getLogger(__name__)
@@ -40,13 +41,13 @@ class Sender:
     def close(self):
         self.pool.shutdown(wait=False, cancel_futures=True)
 
-    def run(self, now_ms=None):
-        """Send what is due (as of ``now_ms``, default the clock) for up to the time budget;
-        sends still running then are written by a later call."""
+    def run(self):
+        """Send what is due for up to the time budget; sends still running then are written by
+        a later call."""
         deadline = time.monotonic() + self.budget_seconds
         self._write_outcomes()
         while time.monotonic() < deadline:
-            now = now_ms if now_ms is not None else self.clock()
+            now = self.clock()
             room = self.threads * 4 - len(self.in_flight)
             batch = self._sendable(outbox.due(self.store, now, min(BATCH, room), exclude=self.in_flight), now) \
                 if room > 0 else []
@@ -132,10 +133,7 @@ class Sender:
             self.in_flight.pop(delivery["delivery_id"], None)
             updated, disable = outcome(delivery, result, now)
             rows.append(updated)
-            attempts.append({"site": delivery["site"], "automation_id": delivery["automation_id"],
-                             "delivery_id": delivery["delivery_id"], "attempt": updated["attempts"],
-                             "at_ms": real_clock(), "code": result["code"], "error": result["error"],
-                             "duration_ms": result["duration_ms"]})
+            attempts.append(outbox.attempt(delivery, updated["attempts"], result, real_clock()))
             if disable:
                 gone.add((delivery["site"], delivery["automation_id"]))
             self.totals["sent"] += 1
@@ -148,3 +146,21 @@ class Sender:
             definitions.disable(self.store, site, automation_id, "the receiver answered 410 Gone "
                                 f"({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})")
 
+
+
+def send_test(store, automation, journey, public_url="", allow_private=False):
+    """Send a sample delivery of ``automation`` now, from the calling thread (``POST …/test``),
+    once, and log it with the others. Returns the delivery row, with ``duration_ms``."""
+    now = real_clock()
+    body = payload.sample(automation["site"], journey, automation, now, public_url)
+    delivery = outbox.new_delivery(automation["site"], automation["id"], payload.SAMPLE_PERSON, "test", 0, now, now,
+                                   now, body, now)
+    delivery["delivery_id"] = "msg_test_" + secrets.token_hex(8)
+    result = post(automation["definition"]["webhook"]["url"], automation["secret"], delivery["delivery_id"], body,
+                  allow_private)
+    ok = 200 <= result["code"] < 300
+    delivery.update(status="delivered" if ok else "failed", attempts=1, last_code=result["code"],
+                    last_error=result["error"], next_ms=0, delivered_ms=now if ok else 0)
+    outbox.write(store, [delivery])
+    outbox.record_attempts(store, [outbox.attempt(delivery, 1, result, now)])
+    return dict(delivery, duration_ms=result["duration_ms"])

@@ -51,16 +51,18 @@ class Automations:
         """A worker that has just become the leader starts where the last one left off."""
         self.feed.load()
 
-    def step(self, as_of=None):
-        """One round: catch up, match what is new, send what is due. Returns counts."""
-        now = as_of if as_of is not None else self.clock()
+    def step(self):
+        """One round: catch up, match what is new, send what is due. Returns counts. The
+        outbox runs on ``clock`` (what is due, when to try again), whatever time the journey
+        worker's round was computed for."""
+        now = self.clock()
         automations = [a for a in definitions.list_every(self.store) if a["enabled"]]
         journeys = {(site, j["id"]): j for site, j in journey_definitions.list_every(self.store)}
         enqueued = self._catch_up(automations, journeys, now)
         fresh = self.feed.read()
         enqueued += self._match(fresh, automations, journeys, now)
         self.feed.save()
-        self.sender.run(as_of)
+        self.sender.run()
         self.totals["enqueued"] += enqueued
         return {"transitions_read": len(fresh), "enqueued": enqueued}
 

@@ -97,7 +97,7 @@ class JourneyWorker:
             self._last_sweep = time.monotonic()
             done["transitions"] += sweep(self.store, readable, as_of)
         self.feed.save()
-        self._automations(as_of)
+        self._automations()
         for key in ("persons", "transitions"):
             self.totals[key] += done[key]
         self.totals["rounds"] += 1
@@ -115,11 +115,11 @@ class JourneyWorker:
             return True
         return False
 
-    def _automations(self, as_of):
+    def _automations(self):
         """Act on the transitions recorded (the automations' step); a failure there is kept
         and reported like any other, and the journey work of the round stands."""
         try:
-            self.last_automations = self.automations.step(as_of)
+            self.last_automations = self.automations.step()
         except Exception as exc:
             self.totals["errors"] += 1
             self.last_error = {"at": int(time.time()), "error": f"automations: {type(exc).__name__}: {exc}"}
