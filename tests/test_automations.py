@@ -230,3 +230,146 @@ def test_no_touchpoint_within_days_alerts_only_the_silent(store, worker, receive
     assert receiver.received[0]["data"]["type"] == "journey.no_touchpoint"
     statuses = {d["person"]: d["status"] for d in deliveries(store)}
     assert statuses == {"quiet": "delivered", "served": "skipped"}
+
+
+def traits(store, person, **values):
+    store.insert("persons", ["site", "user_id", "trait_keys", "trait_values", "updated_at", "updated_ms"],
+                 [(SITE, person, list(values), list(values.values()), int(time.time()), 0)])
+
+
+def fired_for(receiver):
+    return sorted(d["data"]["data"]["person"]["id"] for d in receiver.ok())
+
+
+def test_filters_on_traits_and_on_the_channel_that_brought_them(store, worker, receiver):
+    automate(store, receiver, when={"entered": 1}, filter={"traits": {"company": "Acme"}, "channel": ["paid", "email"]})
+    start = int(time.time() * 1000) + 1000
+    rows = []
+    for person, company, channel in (("acme-paid", "Acme", "paid"), ("acme-direct", "Acme", ""),
+                                     ("other-paid", "Globex", "paid"), ("acme-email", "Acme", "email")):
+        traits(store, person, company=company)
+        values = dict(zip(EVENT_COLUMNS, touchpoint(person, start, user=person)), channel=channel)
+        rows.append(tuple(values[c] for c in EVENT_COLUMNS))
+    store.insert("events", EVENT_COLUMNS, rows)
+    tick(worker, start + 5000)
+    assert fired_for(receiver) == ["acme-email", "acme-paid"]
+
+
+def stalls_twice_then_books_again(store, worker, person, start):
+    """Two stalls in one run, then a second run: stalled fires 2, 1 or 3 times by re-entry."""
+    books(store, person, start, compare=False)
+    tick(worker, start + 5000)
+    tick(worker, start + 3 * DAY + 5000)  # stalled (3 silent days) in run 1
+    store.insert("events", EVENT_COLUMNS, [touchpoint(person, start + 3 * DAY + 10_000, "event", "newsletter")])
+    tick(worker, start + 3 * DAY + 20_000)  # reactivated
+    tick(worker, start + 6 * DAY + 20_000)  # stalled again, same run (the 7-day window is open)
+    books(store, person, start + 9 * DAY, compare=False)  # run 2
+    tick(worker, start + 9 * DAY + 5000)
+    tick(worker, start + 12 * DAY + 5000)  # stalled in run 2
+
+
+@pytest.mark.parametrize("reentry, times", [("once_per_run", 2), ("every_time", 3), ("once_per_person", 1)])
+def test_reentry_decides_how_often_one_person_fires(store, worker, receiver, reentry, times):
+    automate(store, receiver, when={"stalled_at": 1}, reentry=reentry)
+    stalls_twice_then_books_again(store, worker, "re", int(time.time() * 1000) + 1000)
+    assert len(receiver.ok()) == times
+    assert len({d["id"] for d in receiver.ok()}) == times
+
+
+def test_enabling_never_fires_for_the_past_unless_backfill_from(store, worker, receiver):
+    start = int(time.time() * 1000) - 3 * DAY
+    books(store, "old", start, compare=False)
+    tick(worker, int(time.time() * 1000))
+    automate(store, receiver, "plain", when={"entered": 1})
+    automate(store, receiver, "backfilled", when={"entered": 1},
+             backfill_from=time.strftime("%Y-%m-%d", time.gmtime(start / 1000 - 86400)))
+    tick(worker, int(time.time() * 1000) + 1000)
+    assert [d["data"]["data"]["automation"]["id"] for d in receiver.ok()] == ["backfilled"]
+
+
+def test_a_dry_run_equals_what_fires_on_the_same_history(store, worker, receiver, client, token):
+    start = int(time.time() * 1000) - 5 * DAY
+    for i in range(8):
+        traits(store, f"h{i}", plan="pro" if i % 2 else "free")
+        books(store, f"h{i}", start + i * 60_000, compare=i % 3 != 0)
+    tick(worker, int(time.time() * 1000))
+    body = {"name": "pros who booked", "journey": "booking", "webhook": {"url": receiver.url}, "enabled": False,
+            "when": {"entered": 2}, "filter": {"traits": {"plan": "pro"}}}
+    day = time.strftime("%Y-%m-%d", time.gmtime(start / 1000))
+    assert api(client, token, "PUT", "/dry", json=body).status_code == 400  # 127.0.0.1 without the setting
+    client.application.config["TRACKER"]["webhook_allow_private"] = True
+    assert api(client, token, "PUT", "/dry", json=body).status_code == 201
+    preview = api(client, token, "GET", f"/dry/dry-run?from={day}").get_json()
+    unsaved = api(client, token, "POST", f"/dry-run?from={day}", json=body).get_json()
+    assert preview["deliveries"] == unsaved["deliveries"] and preview["people"] == 3
+    receiver.secret = None
+    api(client, token, "PUT", "/dry", json=dict(body, enabled=True, backfill_from=day))
+    tick(worker, int(time.time() * 1000) + 1000)
+    fired = sorted((d["data"]["data"]["person"]["id"], d["data"]["data"]["at"]) for d in receiver.received)
+    assert fired == sorted((d["person"], d["at"]) for d in preview["deliveries"])
+
+
+def test_a_private_address_is_refused_at_save_and_at_send(app, client, token, store, worker, clock):
+    journey = journeys.get(store, SITE, "booking")
+    for url in ("http://127.0.0.1:9/x", "http://10.0.0.8/x", "http://169.254.169.254/latest", "http://[::1]/x",
+                "http://localhost/x"):
+        body = {"name": "x", "journey": "booking", "when": {"entered": 1}, "webhook": {"url": url}}
+        response = api(client, token, "PUT", "/internal", json=body)
+        assert response.status_code == 400 and "webhook.url" in response.get_json()["fields"], url
+    # Saved past the check (another node allowed it): the sender refuses it all the same.
+    loaded = definitions.validate_definition(dict(body, enabled=True), journey)
+    definitions.save(store, SITE, "internal", loaded)
+    worker.automations.sender.allow_private = False
+    start = int(time.time() * 1000) + 1000
+    books(store, "pv", start, compare=False)
+    tick(worker, start + 5000)
+    [row] = deliveries(store, "internal")
+    assert row["status"] == "pending" and row["last_error"].startswith("refused: localhost resolves to")
+
+
+def test_the_api_shows_the_secret_once_tests_retries_and_deletes(app, client, token, store, worker, receiver):
+    app.config["TRACKER"]["webhook_allow_private"] = True
+    body = {"name": "Pre-trip email", "journey": "booking", "when": {"entered": 3}, "webhook": {"url": receiver.url},
+            "enabled": True}
+    created = api(client, token, "PUT", "/pretrip", json=body)
+    assert created.status_code == 201 and created.get_json()["secret"].startswith("whsec_")
+    receiver.secret = created.get_json()["secret"]
+    again = api(client, token, "PUT", "/pretrip", json=dict(body, name="Pre-trip mail"))
+    assert again.status_code == 200 and "secret" not in again.get_json()
+    shown = api(client, token, "GET", "/pretrip").get_json()
+    assert shown["name"] == "Pre-trip mail" and "secret" not in shown and shown["enabled"] is True
+    assert [a["id"] for a in api(client, token, "GET", "?journey=booking").get_json()["automations"]] == ["pretrip"]
+    bad = api(client, token, "PUT", "/pretrip", json=dict(body, when={"entered": 9}))
+    assert bad.status_code == 400 and "when.entered" in bad.get_json()["fields"]
+    tested = api(client, token, "POST", "/pretrip/test").get_json()
+    assert tested["ok"] and tested["last_code"] == 200 and receiver.received[-1]["verified"]
+    assert receiver.received[-1]["data"]["test"] is True
+    log = api(client, token, "GET", "/pretrip/deliveries").get_json()["deliveries"]
+    assert [d["test"] for d in log] == [True]
+    retried = api(client, token, "POST", f"/pretrip/deliveries/{log[0]['id']}/retry")
+    assert retried.status_code == 202 and retried.get_json()["status"] == "pending"
+    assert api(client, token, "POST", f"/pretrip/deliveries/{log[0]['id']}/retry").status_code == 409
+    tick(worker, int(time.time() * 1000) + 1000)
+    assert [d["id"] for d in receiver.received] == [log[0]["id"]] * 2
+    assert api(client, token, "DELETE", "/pretrip").status_code == 204
+    assert api(client, token, "GET", "/pretrip").status_code == 404
+
+
+def test_apply_a_file_of_automations(store, test_config, tmp_path, receiver):
+    from click.testing import CliRunner
+
+    from tracker.cli import main as tracker
+
+    journeys.save(store, SITE, "booking", journeys.validate_definition(BOOKING))
+    path = tmp_path / "automations.yaml"
+    path.write_text(json.dumps({"automations": {"pretrip": {
+        "name": "Pre-trip email", "journey": "booking", "when": {"entered": 3}, "enabled": True,
+        "webhook": {"url": receiver.url}}}}))
+    env = {"TRACKER_DATA_DIR": test_config["data_dir"], "TRACKER_CLICKHOUSE_URL": test_config["clickhouse_url"],
+           "TRACKER_DATABASE": test_config.get("database", "tracker")}
+    refused = CliRunner().invoke(tracker, ["automation", "apply", str(path), "--site", SITE], env=env)
+    assert refused.exit_code == 1 and "loopback" in refused.output
+    result = CliRunner().invoke(tracker, ["automation", "apply", str(path), "--site", SITE],
+                                env=dict(env, TRACKER_WEBHOOK_ALLOW_PRIVATE="1"))
+    assert result.exit_code == 0 and "signing secret whsec_" in result.output
+    assert definitions.get(store, SITE, "pretrip")["enabled"]

@@ -95,7 +95,7 @@ class Sender:
                 reason = "the automation was deleted"
             elif not automation["enabled"]:
                 reason = "the automation is disabled"
-            elif d["trigger"] != definitions.signature(automation["definition"]):
+            elif d["trigger"] not in ("test", definitions.signature(automation["definition"])):
                 reason = "the automation's trigger was edited"
             if reason:
                 closed.append(dict(d, status="cancelled", next_ms=0, last_error=reason))
