@@ -5,7 +5,6 @@ from flask import current_app, request
 from marshmallow import Schema, ValidationError, fields, validate
 
 from ..automations import definitions, outbox
-from ..automations.addresses import AddressRefused, resolve
 from ..automations.dryrun import dry_run
 from ..automations.payload import iso
 from ..automations.sender import send_test
@@ -69,18 +68,11 @@ def _journey_of(site, definition):
 
 
 def validated(site, body):
-    """A request's definition, loaded and checked (its journey, its stage, its webhook's
-    address); ApiError 400 naming each bad field."""
-    journey_id = body.get("journey") if isinstance(body, dict) else None
-    journey = journeys.get(_store(), site, journey_id) if isinstance(journey_id, str) else None
+    """A request's definition and its journey, checked in full; ApiError 400 naming each bad field."""
     try:
-        loaded = definitions.validate_definition(body, journey)
-        resolve(loaded["webhook"]["url"], _settings()["webhook_allow_private"])
+        return definitions.checked(_store(), site, body, _settings()["webhook_allow_private"])
     except definitions.AutomationError as exc:
         raise ApiError(400, str(exc), exc.fields) from None
-    except AddressRefused as exc:
-        raise ApiError(400, f"invalid automation: webhook.url: {exc}", {"webhook.url": str(exc)}) from None
-    return loaded, journey
 
 
 @bp.get("/sites/<site>/automations")

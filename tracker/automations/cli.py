@@ -6,7 +6,6 @@ import click
 from ..journeys import definitions as journeys
 from ..journeys.cli import load_file
 from . import definitions
-from .addresses import AddressRefused, resolve
 
 
 @click.group()
@@ -29,11 +28,9 @@ def apply(file, site):
         automation_id = str(automation_id)
         if not journeys.valid_id(automation_id):
             raise click.ClickException(f"{automation_id}: invalid id (letters, digits, '_', '.', '-')")
-        journey = journeys.get(store, site, body.get("journey")) if isinstance(body, dict) else None
         try:
-            definition = definitions.validate_definition(body, journey)
-            resolve(definition["webhook"]["url"], allow_private)
-        except (definitions.AutomationError, AddressRefused) as exc:
+            definition, _ = definitions.checked(store, site, body, allow_private)
+        except definitions.AutomationError as exc:
             raise click.ClickException(f"{automation_id}: {exc}") from None
         loaded.append((automation_id, definition))
     for automation_id, definition in loaded:

@@ -25,7 +25,9 @@ from datetime import date, datetime, timezone
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from ..errors import field_errors
+from ..journeys import definitions as journeys
 from ..journeys.definitions import ID_PATTERN, MatchSchema
+from .addresses import AddressRefused, resolve
 
 COLUMNS = ["site", "automation_id", "definition", "secret", "enabled", "since_ms", "disabled_reason", "deleted",
            "version"]
@@ -201,6 +203,19 @@ def validate_definition(data, journey):
     if trigger(loaded) == "dropped_after" and loaded["when"]["dropped_after"] == stages:
         raise AutomationError({"when.dropped_after": "nobody drops after the last stage (use completed)"})
     return loaded
+
+
+def checked(store, site, data, allow_private=False):
+    """``(definition, journey)`` of ``data`` checked in full: the schema, its journey and stage
+    on ``site``, and its webhook's address; AutomationError naming each bad field."""
+    journey_id = data.get("journey") if isinstance(data, dict) else None
+    journey = journeys.get(store, site, journey_id) if isinstance(journey_id, str) else None
+    loaded = validate_definition(data, journey)
+    try:
+        resolve(loaded["webhook"]["url"], allow_private)
+    except AddressRefused as exc:
+        raise AutomationError({"webhook.url": str(exc)}) from None
+    return loaded, journey
 
 
 def new_secret():
