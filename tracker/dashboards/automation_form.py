@@ -9,7 +9,7 @@ REENTRY = [("once_per_run", "Once per pass through the journey"), ("every_time",
            ("once_per_person", "Once per person, ever")]
 WITH_STAGE = ("entered", "dropped_after", "stalled_at", "days_after", "no_touchpoint")
 WITH_DAYS = ("days_after", "no_touchpoint")
-SILENCE_FIELDS = [("type", "Type"), ("name", "Name"), ("channel", "Channel")]
+SILENCE_FIELDS = [("type", "Contact type"), ("name", "Contact name"), ("channel", "Contact channel")]
 LABELS = {"name": "Name", "journey": "Journey", "when": "Trigger", "stage": "Stage", "days": "Days",
           "days_after": "Days", "after_stage": "Stage", "entered": "Stage", "dropped_after": "Stage",
           "stalled_at": "Stage",
@@ -104,7 +104,8 @@ def sentences(field_errors):
 
 
 def describe(definition, journey):
-    """The trigger in words: "enters stage 3 (Book)", "3 days after entering stage 1 (Discover)"."""
+    """The trigger in words, after "When a person": "enters stage 3 (Book)", "is 3 days past
+    entering stage 1 (Discover)"."""
     when = definition["when"]
     stages = journey["stages"]
 
@@ -122,7 +123,7 @@ def describe(definition, journey):
     if "completed" in when:
         return "completes the journey"
     if "days_after" in when:
-        return f"{when['days_after']} days after entering {stage(when['stage'])}"
+        return f"is {when['days_after']} days past entering {stage(when['stage'])}"
     rule = when["no_touchpoint"]
     match = ", ".join(f"{k} {v}" for k, v in rule["match"].items() if k != "props")
-    return f"no touchpoint ({match}) within {rule['days']} days after entering {stage(rule['after_stage'])}"
+    return f"has no touchpoint ({match}) within {rule['days']} days after entering {stage(rule['after_stage'])}"
