@@ -38,7 +38,9 @@ GROUP BY site, user_id, visitor_id;
 -- names the definition and engine it was computed with; rows of another build are not read.
 -- Attempts are parallel arrays, oldest entry first: entry time, stages reached, the time each
 -- stage was reached, the entry touchpoint's breakdown values (tracker/journeys/rules.py
--- ENTRY_BREAKDOWNS order). Times are Unix milliseconds. ``touch_times``: the times of the
+-- ENTRY_BREAKDOWNS order). Times are Unix milliseconds. The furthest attempt of all (the person's
+-- stage) is also kept flat (stage, entry, times, vals), with the first and last entry: a funnel
+-- whose range holds all of a person's entries reads these, not the arrays. ``touch_times``: the times of the
 -- person's latest touchpoints (the silences between them are stalls). ``computed_at``: the
 -- time the person's transitions were last derived for (0: not yet); ``next_deadline``: the
 -- next time-driven change (a window closing, a silence growing long), 0 when none.
@@ -51,6 +53,12 @@ CREATE TABLE IF NOT EXISTS journey_state (
     a_stage Array(UInt8),
     a_times Array(Array(UInt64)),
     a_values Array(Array(String)),
+    stage UInt8,
+    entry UInt64,
+    times Array(UInt64),
+    vals Array(String),
+    entry_min UInt64,
+    entry_max UInt64,
     first_channel String,
     last_ts UInt64,
     touch_times Array(UInt64),

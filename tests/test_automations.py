@@ -373,3 +373,30 @@ def test_apply_a_file_of_automations(store, test_config, tmp_path, receiver):
                                 env=dict(env, TRACKER_WEBHOOK_ALLOW_PRIVATE="1"))
     assert result.exit_code == 0 and "signing secret whsec_" in result.output
     assert definitions.get(store, SITE, "pretrip")["enabled"]
+
+
+def test_the_openapi_document_describes_automations_and_their_answers(app, client, token, store, worker, receiver):
+    from openapi_spec_validator import validate
+
+    from tracker.api import automations as api_automations
+
+    document = client.get("/api/v1/openapi.json").get_json()
+    validate(document)
+    put = document["paths"]["/sites/{site}/automations/{automation_id}"]["put"]
+    assert put["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Automation"}
+    deliveries = document["paths"]["/sites/{site}/automations/{automation_id}/deliveries"]["get"]
+    assert {p["name"] for p in deliveries["parameters"] if p["in"] == "query"} == {"status", "limit", "before"}
+    app.config["TRACKER"]["webhook_allow_private"] = True
+    body = {"name": "n", "journey": "booking", "when": {"entered": 1}, "webhook": {"url": receiver.url}}
+    for method, path, body_, schema in [
+            ("PUT", "/n", body, api_automations.StoredAutomationSchema),
+            ("GET", "/n", None, api_automations.StoredAutomationSchema),
+            ("GET", "", None, api_automations.AutomationListSchema),
+            ("POST", "/n/test", None, api_automations.DeliverySchema),
+            ("GET", "/n/deliveries?limit=1", None, api_automations.DeliveryPageSchema),
+            ("GET", "/n/dry-run", None, api_automations.DryRunSchema)]:
+        response = api(client, token, method, path, json=body_)
+        assert response.status_code in (200, 201), (path, response.get_json())
+        assert schema().validate(response.get_json()) == {}, path
+    bad = api(client, token, "GET", "/n/deliveries?limit=0&status=lost")
+    assert bad.status_code == 400 and set(bad.get_json()["fields"]) == {"limit", "status"}

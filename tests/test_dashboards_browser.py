@@ -187,7 +187,9 @@ def test_funnel_breakdown_drop_off_and_prospect(page, user, people):
     with page.tab.expect_navigation():
         click_bar(page.tab, 1, 1)  # the 'dropped after Sign up' bar
     assert "status=dropped" in page.tab.url and "stage=2" in page.tab.url
-    assert "Bob Baker" in page.tab.inner_text("main")
+    listed = page.tab.inner_text("main")
+    assert "Bob Baker" in listed and "bob@bobco.example" in listed and "19 days ago" in listed
+    assert "window closed" in listed
     page.shot("drop-off-list")
     with page.tab.expect_download() as download:
         page.tab.get_by_role("link", name="Download CSV").click()

@@ -95,11 +95,20 @@ def test_drop_off_list_and_csv(logged_in, seeded):
     first = time.strftime("%Y-%m-%d", time.gmtime(time.time() - 29 * DAY))
     url = f"/dashboard/{seeded['site']}/journeys/trial/people?stage=2&status=dropped&from={first}"
     html = logged_in.get(url).get_data(as_text=True)
-    assert "bob" in html.lower() and "Ann" not in html
+    assert "Ann" not in html
+    # Who (name, email, the user id), and the times that say where they stand: Bob signed up
+    # 19 days ago and has not been seen since; his 7-day window closed 13 days ago.
+    assert "Bob Baker" in html and "bob@bobco.example" in html and "<small>bob</small>" in html
+    assert "19 days<br><small class=\"when\">since " in html and "19 days ago" in html and "window closed " in html
     export = logged_in.get(url + "&format=csv")
     assert export.mimetype == "text/csv"
     rows = list(csv.DictReader(io.StringIO(export.get_data(as_text=True))))
     assert [r["person"] for r in rows] == ["bob"] and rows[0]["status"] == "dropped"
+    entered, reached = (time.mktime(time.strptime(rows[0][k], "%Y-%m-%d %H:%M:%S"))
+                        for k in ("entered_utc", "stage_reached_utc"))
+    assert reached - entered == DAY
+    reached = logged_in.get(f"/dashboard/{seeded['site']}/journeys/trial/people?stage=1&status=reached&from={first}")
+    assert "Ann Archer" in reached.get_data(as_text=True) and '<td class="wrap">Acme</td>' in reached.get_data(as_text=True)
     everyone = logged_in.get(f"/dashboard/{seeded['site']}/journeys/trial/people?stage=1&status=reached"
                              f"&from={first}&format=csv").get_data(as_text=True)
     assert "'=evil" in everyone  # a formula-like cell is defused

@@ -201,3 +201,11 @@ def test_server_api_records_offline_touchpoints_with_their_own_time(client, site
     assert by_type["offline"]["channel"] == "offline" and by_type["offline"]["device"] == "server"
     assert by_type["purchase"]["channel"] == "paid" and by_type["purchase"]["browser"] == "Chrome"
 
+
+
+def test_the_server_api_names_the_channels_that_enrichment_assigns():
+    from tracker.ingest.enrich import CHANNELS
+    from tracker.ingest.schemas import EventSchema
+
+    [one_of] = EventSchema().fields["channel"].validators
+    assert tuple(one_of.choices) == ("", *CHANNELS)

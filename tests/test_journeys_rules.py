@@ -55,3 +55,32 @@ def test_rule_sql_binds_every_value():
     sql = rule_sql({"path": "/x'; DROP TABLE events; --*", "props": {"k'": "v"}}, params)
     assert "DROP" not in sql and "'" not in sql
     assert sql == "(match(path, %(p0)s) AND (has(prop_keys, %(p2)s) AND prop_values[indexOf(prop_keys, %(p2)s)] = %(p1)s))"
+
+
+def test_every_rule_field_has_a_template_and_a_schema_field():
+    from tracker.journeys.definitions import MatchSchema
+    from tracker.journeys.rules import RULE_FIELDS
+
+    assert set(MatchSchema().fields) == set(RULE_FIELDS)
+    assert {"prop" if f == "props" else f for f in RULE_FIELDS} <= set(RULES)
+
+
+def test_a_rule_names_a_channel_that_ingest_assigns():
+    from tracker.ingest.enrich import CHANNELS
+    from tracker.journeys.definitions import DefinitionError, validate_definition
+
+    def journey(channel):
+        return {"name": "j", "stages": [{"name": "a", "match": {"channel": channel}}]}
+
+    for channel in CHANNELS:
+        validate_definition(journey(channel))
+    with pytest.raises(DefinitionError) as refused:
+        validate_definition(journey("emial"))  # a typo would match nobody, silently
+    assert list(refused.value.fields) == ["stages.0.match.channel"]
+
+
+def test_every_people_list_status_has_a_condition():
+    from tracker.journeys.engine import STATUSES, Query, status_sql
+
+    journey = {"name": "j", "window_days": 1, "stall_after_days": 1, "stages": [{"name": "a", "match": {"type": "x"}}]}
+    assert set(status_sql(Query(journey, "s", 0, 1, 1), 1)) == set(STATUSES)

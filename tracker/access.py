@@ -7,8 +7,9 @@ disabled account or a site taken away takes effect on every worker and node with
 import threading
 
 from cachetools import TTLCache
-from flask import current_app, g, session
+from flask import g, session
 
+from . import current
 from .store.accounts import access_of
 from .store.sites import find_token, may_see
 
@@ -19,7 +20,7 @@ _UNSET = object()
 
 
 def _cached(kind, key, load):
-    store = current_app.extensions["store"]
+    store = current.store()
     full_key = (kind, store.kind, store.database, key)  # tests run many databases in one process
     with _cache_lock:
         value = _cache.get(full_key, _UNSET)

@@ -9,13 +9,16 @@ import click
 from .settings import SettingsError, describe, load_settings
 
 
-def _store():
+def command_store(migrated=True):
+    """The store the settings name, for a command (migrated first, unless asked not to); a bad
+    setting or an unreachable ClickHouse ends the command with its sentence."""
     from .store import StoreError, open_store
     from .store.migrations import migrate
 
     try:
         store = open_store(load_settings())
-        migrate(store)
+        if migrated:
+            migrate(store)
     except (SettingsError, StoreError) as exc:
         raise click.ClickException(str(exc)) from None
     return store
@@ -39,12 +42,12 @@ def settings():
 @main.command()
 def migrate():
     """Apply the migrations that are missing (start-up does this too)."""
-    from .store import StoreError, open_store
+    from .store import StoreError
     from .store.migrations import migrate as run
 
     try:
-        applied = run(open_store(load_settings()))
-    except (SettingsError, StoreError) as exc:
+        applied = run(command_store(migrated=False))
+    except StoreError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo("applied: " + ", ".join(applied) if applied else "nothing to apply")
 
@@ -62,7 +65,7 @@ def site_create(name, domains, as_json):
     """Create a site; prints its key and its secret (shown only once)."""
     from .store.sites import create_site
 
-    created = create_site(_store(), name, domains)
+    created = create_site(command_store(), name, domains)
     _print(created, as_json, f"site key: {created['site']}\nsecret:   {created['secret']} (shown once)")
 
 
@@ -72,7 +75,7 @@ def site_list(as_json):
     """List the sites."""
     from .store.sites import list_sites
 
-    sites = [{k: v for k, v in s.items() if k != "secret_hash"} for s in list_sites(_store())]
+    sites = [{k: v for k, v in s.items() if k != "secret_hash"} for s in list_sites(command_store())]
     _print(sites, as_json, "\n".join(f"{s['site']}  {s['name']}  {' '.join(s['domains'])}" for s in sites))
 
 
@@ -89,7 +92,7 @@ def token_create(name, sites, as_json):
     """Create an analytics API token (shown only once)."""
     from .store.sites import ALL_SITES, create_token
 
-    created = create_token(_store(), name, sites or (ALL_SITES,))
+    created = create_token(command_store(), name, sites or (ALL_SITES,))
     _print(created, as_json, f"token: {created['token']} (shown once; id {created['id']})")
 
 
@@ -99,7 +102,7 @@ def token_list(as_json):
     """List tokens by id (the tokens themselves are not kept)."""
     from .store.sites import list_tokens
 
-    tokens = list_tokens(_store())
+    tokens = list_tokens(command_store())
     _print(tokens, as_json, "\n".join(f"{t['id']}  {t['name'] or '-'}  {' '.join(t['sites']) or '(no site)'}"
                                       f"{'  [revoked]' if t['revoked'] else ''}" for t in tokens))
 
@@ -110,7 +113,7 @@ def token_revoke(value):
     """Revoke a token, given itself or its id (from `tracker token list`); effective at once."""
     from .store.sites import revoke_token
 
-    if not revoke_token(_store(), value):
+    if not revoke_token(command_store(), value):
         raise click.ClickException("no token (or more than one) matches; see `tracker token list`")
     click.echo("revoked")
 
@@ -146,7 +149,7 @@ def sql(statement):
     from .store import StoreError
 
     try:
-        result = _store().query(statement)
+        result = command_store().query(statement)
     except StoreError as exc:
         raise click.ClickException(str(exc)) from None
     for row in result.dicts():

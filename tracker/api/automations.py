@@ -1,67 +1,138 @@
 """The automations API: definitions, a test delivery, the delivery log with retries by hand,
-and the dry run. Registered on the ``api`` blueprint (``/api/v1``); the schemas of bodies and
-query strings are marshmallow's, for the generated OpenAPI description."""
+and the dry run. Registered on the ``api`` blueprint (``/api/v1``); what each route takes and
+answers is described by the marshmallow schemas below, for the OpenAPI document."""
 from flask import current_app, request
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields, post_load, validate
 
+from .. import current
 from ..automations import definitions, outbox
 from ..automations.dryrun import dry_run
 from ..automations.payload import iso
 from ..automations.sender import send_test
-from ..errors import ApiError, field_errors
+from ..clock import DAY_MS, now_ms
+from ..errors import ApiError
 from ..journeys import definitions as journeys
+from . import openapi
 from .auth import site_access
-from .params import DAY_MS, now_ms, time_ms
+from .params import DEFAULT_DAYS, QueryArgs, TimeMs, query_args
 from .views import bp
 
-AutomationBody = definitions.AutomationSchema
+
+class DeliveriesArgs(QueryArgs):
+    """A page of the delivery log, newest first."""
+
+    status = fields.String(validate=validate.OneOf(outbox.STATUSES, error="one of {choices}"))
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, 500, error="must be between {min} and {max}"))
+    before = fields.String(validate=validate.Regexp(r"^\d+:[A-Za-z0-9_]+$", error="the next_cursor of a page"),
+                           metadata={"description": "next_cursor of the previous page"})
+
+    @post_load
+    def _cursor(self, data, **kwargs):
+        created, _, delivery = data.pop("before", "").partition(":")
+        data["before"] = (int(created), delivery) if delivery else None
+        data.setdefault("status", None)
+        return data
 
 
-class DeliveriesQuery(Schema):
-    """``GET …/automations/ID/deliveries``: newest first, a page at a time."""
+class DryRunArgs(QueryArgs):
+    """The period whose sends the dry run lists (default the 30 days up to now)."""
 
-    status = fields.String(validate=validate.OneOf(outbox.STATUSES))
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
-    before = fields.String(validate=validate.Regexp(r"^\d+:[A-Za-z0-9_]+$"), metadata={
-        "description": "the next_cursor of the previous page"})
+    from_ = TimeMs(data_key="from", metadata={"description": "Start (default 30 days before 'to')"})
+    to = TimeMs(end_of_day=True, metadata={"description": "End, a whole day when a date (default and at most now)"})
 
-
-class DryRunQuery(Schema):
-    """``GET …/automations/ID/dry-run``: the period (default the last 30 days)."""
-
-    from_ = fields.String(data_key="from", metadata={"description": "YYYY-MM-DD, ISO 8601 or Unix ms"})
-    to = fields.String(metadata={"description": "YYYY-MM-DD (inclusive), ISO 8601 or Unix ms"})
-
-
-DELIVERIES_QUERY = DeliveriesQuery()
-DRY_RUN_QUERY = DryRunQuery()
+    @post_load
+    def _range(self, data, **kwargs):
+        now = now_ms()
+        end = min(data.get("to", now), now)
+        start = data.get("from_", end - DEFAULT_DAYS * DAY_MS)
+        if start > end:
+            raise ValidationError("after 'to'", "from")
+        return {"start": start, "end": end, "now": now}
 
 
-def _store():
-    return current_app.extensions["store"]
+class StoredAutomationSchema(definitions.AutomationSchema):
+    """An automation as stored: its definition, its id, from when it acts, why it was disabled."""
+
+    id = fields.String(required=True)
+    since = fields.Integer(allow_none=True, metadata={"description": "Transitions from this time (Unix ms) fire"})
+    disabled_reason = fields.String(allow_none=True)
+    secret = fields.String(metadata={"description": "The signing secret (whsec_…): in the first PUT's answer only"})
+    deliveries = fields.Dict(keys=fields.String(), values=fields.Integer(),
+                             metadata={"description": "Deliveries by status (GET of one automation)"})
+
+
+class AutomationListSchema(Schema):
+    automations = fields.List(fields.Nested(StoredAutomationSchema), required=True)
+
+
+class AttemptSchema(Schema):
+    attempt = fields.Integer(required=True)
+    at = fields.String(required=True)
+    code = fields.Integer(allow_none=True, metadata={"description": "The receiver's HTTP status (null: no answer)"})
+    error = fields.String(allow_none=True)
+    duration_ms = fields.Integer()
+
+
+class DeliverySchema(Schema):
+    """One webhook delivery (its id is the webhook-id header, the same on every try)."""
+
+    id = fields.String(required=True)
+    person = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(outbox.STATUSES))
+    stage = fields.Integer()
+    test = fields.Boolean()
+    attempts = fields.Integer(required=True)
+    last_code = fields.Integer(allow_none=True)
+    last_error = fields.String(allow_none=True)
+    at = fields.String(metadata={"description": "When the transition happened"})
+    due_at = fields.String(metadata={"description": "When it was first due (day 0 + N for scheduled triggers)"})
+    created_at = fields.String()
+    next_try_at = fields.String(allow_none=True)
+    delivered_at = fields.String(allow_none=True)
+    attempt_log = fields.List(fields.Nested(AttemptSchema))
+    ok = fields.Boolean(metadata={"description": "Of a test delivery: the receiver answered 2xx"})
+    duration_ms = fields.Integer()
+
+
+class DeliveryPageSchema(Schema):
+    deliveries = fields.List(fields.Nested(DeliverySchema), required=True)
+    next_cursor = fields.String(allow_none=True, required=True)
+
+
+class WouldFireSchema(Schema):
+    person = fields.String(required=True)
+    at = fields.String(required=True, metadata={"description": "The transition's time"})
+    fire_at = fields.String(required=True, metadata={"description": "When it would have been sent"})
+    stage = fields.Integer()
+
+
+class DryRunSchema(Schema):
+    """Who the automation would have fired for (the first 1,000 listed)."""
+
+    from_ = fields.String(data_key="from", required=True)
+    to = fields.String(required=True)
+    people = fields.Integer(required=True)
+    truncated = fields.Boolean(required=True)
+    deliveries = fields.List(fields.Nested(WouldFireSchema), required=True)
+
+
+class JourneyFilterArgs(QueryArgs):
+    journey = fields.String(metadata={"description": "Only the automations of this journey"})
 
 
 def _settings():
     return current_app.config["TRACKER"]
 
 
-def _args(schema):
-    try:
-        return schema.load(request.args.to_dict())
-    except ValidationError as exc:
-        fields_ = field_errors(exc.messages)
-        raise ApiError(400, "invalid " + ", ".join(fields_), fields_) from None
-
-
 def _automation(site, automation_id):
-    found = definitions.get(_store(), site, automation_id)
+    found = definitions.get(current.store(), site, automation_id)
     if found is None:
         raise ApiError(404, f"no automation {automation_id!r} on site {site!r}")
     return found
 
 
 def _journey_of(site, definition):
-    journey = journeys.get(_store(), site, definition["journey"])
+    journey = journeys.get(current.store(), site, definition["journey"])
     if journey is None:
         raise ApiError(409, f"its journey {definition['journey']!r} no longer exists")
     return journey
@@ -70,28 +141,35 @@ def _journey_of(site, definition):
 def validated(site, body):
     """A request's definition and its journey, checked in full; ApiError 400 naming each bad field."""
     try:
-        return definitions.checked(_store(), site, body, _settings()["webhook_allow_private"])
+        return definitions.checked(current.store(), site, body, _settings()["webhook_allow_private"])
     except definitions.AutomationError as exc:
         raise ApiError(400, str(exc), exc.fields) from None
 
 
 @bp.get("/sites/<site>/automations")
 @site_access
-def list_automations(site):
+@query_args(JourneyFilterArgs)
+@openapi.documented(answer=AutomationListSchema)
+def list_automations(site, query):
     """The site's automations (``journey=ID``: of one journey)."""
-    return {"automations": [definitions.public(a) for a in
-                            definitions.list_all(_store(), site, request.args.get("journey") or None)]}
+    found = definitions.list_all(current.store(), site, query.get("journey"))
+    return {"automations": [definitions.public(a) for a in found]}
 
 
 @bp.put("/sites/<site>/automations/<automation_id>")
 @site_access
+@openapi.documented(body=definitions.AutomationSchema, answer=StoredAutomationSchema, status=201)
 def put_automation(site, automation_id):
-    """Create or replace an automation; the first PUT answers its signing secret, once."""
+    """Create or replace an automation; the first PUT answers its signing secret, once.
+
+    201 (with ``secret``) when created, 200 when replaced. A webhook URL whose host resolves
+    to a private, loopback or link-local address is refused unless TRACKER_WEBHOOK_ALLOW_PRIVATE=1.
+    """
     if not journeys.valid_id(automation_id):
         raise ApiError(400, "invalid automation id", {"id": "letters, digits, '_', '.', '-'; at most 64"})
     loaded, _ = validated(site, request.get_json(silent=True))
-    secret = definitions.save(_store(), site, automation_id, loaded)
-    shown = definitions.public(definitions.get(_store(), site, automation_id))
+    secret = definitions.save(current.store(), site, automation_id, loaded)
+    shown = definitions.public(definitions.get(current.store(), site, automation_id))
     if secret:
         return dict(shown, secret=secret), 201
     return shown, 200
@@ -99,27 +177,30 @@ def put_automation(site, automation_id):
 
 @bp.get("/sites/<site>/automations/<automation_id>")
 @site_access
+@openapi.documented(answer=StoredAutomationSchema)
 def get_automation(site, automation_id):
     """One automation (never its secret), with its deliveries counted by status."""
     found = _automation(site, automation_id)
-    return dict(definitions.public(found), deliveries=outbox.counts(_store(), site, automation_id))
+    return dict(definitions.public(found), deliveries=outbox.counts(current.store(), site, automation_id))
 
 
 @bp.delete("/sites/<site>/automations/<automation_id>")
 @site_access
+@openapi.documented(status=204)
 def delete_automation(site, automation_id):
     """Delete an automation; its pending deliveries are not sent."""
-    if not definitions.delete(_store(), site, automation_id):
+    if not definitions.delete(current.store(), site, automation_id):
         raise ApiError(404, f"no automation {automation_id!r} on site {site!r}")
     return "", 204
 
 
 @bp.post("/sites/<site>/automations/<automation_id>/test")
 @site_access
+@openapi.documented(answer=DeliverySchema)
 def test_automation(site, automation_id):
     """Send a sample delivery now (marked ``"test": true``) and answer what the receiver said."""
     automation = _automation(site, automation_id)
-    sent = send_test(_store(), automation, _journey_of(site, automation["definition"]),
+    sent = send_test(current.store(), automation, _journey_of(site, automation["definition"]),
                      _settings()["public_url"], _settings()["webhook_allow_private"])
     return dict(delivery_json(sent), ok=sent["status"] == "delivered", duration_ms=sent["duration_ms"])
 
@@ -140,27 +221,29 @@ def delivery_json(row, attempts=None):
 
 @bp.get("/sites/<site>/automations/<automation_id>/deliveries")
 @site_access
-def list_deliveries(site, automation_id):
+@query_args(DeliveriesArgs)
+@openapi.documented(answer=DeliveryPageSchema)
+def list_deliveries(site, automation_id, query):
     """The delivery log, newest first: status, attempts (each with its answer), next try."""
     _automation(site, automation_id)
-    args = _args(DELIVERIES_QUERY)
-    before = None
-    if args.get("before"):
-        created, delivery = args["before"].split(":", 1)
-        before = (int(created), delivery)
-    rows, more = outbox.listing(_store(), site, automation_id, args["limit"], args.get("status"), before)
-    attempts = outbox.attempts_of(_store(), site, automation_id, [r["delivery_id"] for r in rows])
+    rows, more = outbox.listing(current.store(), site, automation_id, query["limit"], query["status"],
+                                query["before"])
+    attempts = outbox.attempts_of(current.store(), site, automation_id, [r["delivery_id"] for r in rows])
     return {"deliveries": [delivery_json(r, attempts.get(r["delivery_id"], [])) for r in rows],
             "next_cursor": f"{more[0]}:{more[1]}" if more else None}
 
 
 @bp.post("/sites/<site>/automations/<automation_id>/deliveries/<delivery_id>/retry")
 @site_access
+@openapi.documented(answer=DeliverySchema, status=202)
 def retry_delivery(site, automation_id, delivery_id):
-    """Send a delivery once more (failed, cancelled, skipped or delivered), at the next round."""
+    """Send a delivery once more (failed, cancelled, skipped or delivered), at the next round.
+
+    409 when it is pending already.
+    """
     _automation(site, automation_id)
     try:
-        row = outbox.retry(_store(), site, automation_id, delivery_id)
+        row = outbox.retry(current.store(), site, automation_id, delivery_id)
     except ValueError as exc:
         raise ApiError(409, str(exc)) from None
     if row is None:
@@ -168,35 +251,29 @@ def retry_delivery(site, automation_id, delivery_id):
     return delivery_json(row), 202
 
 
-def _period():
-    args = _args(DRY_RUN_QUERY)
-    now = now_ms()
-    end = min(time_ms({"to": args.get("to")}, "to", now, end_of_day=True), now)
-    start = time_ms({"from": args.get("from_")}, "from", end - 30 * DAY_MS)
-    if start > end:
-        raise ApiError(400, "invalid from: after 'to'", {"from": "after 'to'"})
-    return start, end, now
-
-
-def _dry_run_json(site, definition, journey):
-    start, end, now = _period()
-    found = dry_run(_store(), site, definition, journey, start, end, now)
-    return {"from": iso(start), "to": iso(end), "people": found["people"], "truncated": found["truncated"],
+def _dry_run_json(site, definition, journey, query):
+    found = dry_run(current.store(), site, definition, journey, query["start"], query["end"], query["now"])
+    return {"from": iso(query["start"]), "to": iso(query["end"]), "people": found["people"],
+            "truncated": found["truncated"],
             "deliveries": [{"person": d["person"], "at": iso(d["at_ms"]), "fire_at": iso(d["fire_ms"]),
                             "stage": d["to_stage"]} for d in found["deliveries"][:1000]]}
 
 
 @bp.get("/sites/<site>/automations/<automation_id>/dry-run")
 @site_access
-def dry_run_automation(site, automation_id):
+@query_args(DryRunArgs)
+@openapi.documented(answer=DryRunSchema)
+def dry_run_automation(site, automation_id, query):
     """Who the automation would have fired for between from and to (the recorded transitions)."""
     automation = _automation(site, automation_id)
-    return _dry_run_json(site, automation["definition"], _journey_of(site, automation["definition"]))
+    return _dry_run_json(site, automation["definition"], _journey_of(site, automation["definition"]), query)
 
 
 @bp.post("/sites/<site>/automations/dry-run")
 @site_access
-def dry_run_unsaved(site):
+@query_args(DryRunArgs)
+@openapi.documented(body=definitions.AutomationSchema, answer=DryRunSchema)
+def dry_run_unsaved(site, query):
     """The dry run of a definition in the body, not saved (an editor's preview)."""
     loaded, journey = validated(site, request.get_json(silent=True))
-    return _dry_run_json(site, loaded, journey)
+    return _dry_run_json(site, loaded, journey, query)

@@ -1,88 +1,83 @@
-"""The OpenAPI 3 description of the analytics API, served at /api/v1/openapi.json."""
+"""The OpenAPI 3 document of the analytics API, made from the routes and their schemas.
+
+Each view of the ``api`` blueprint says what it takes and answers with ``describe`` (the
+query-string schema comes from ``params.query_args``, the very one that parses requests);
+``document`` walks the app's routes, so a new route is in the document without a line here.
+apispec's MarshmallowPlugin turns the schemas into JSON Schema.
+"""
+import re
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+
 from .. import __version__
-from ..journeys.definitions import MAX_STAGES, ORDERS
-from ..journeys.rules import BREAKDOWNS, RULE_FIELDS
+from .schemas import ErrorSchema
+
+_PATH_PARAMETERS = {"site": "Site key", "journey_id": "Journey id",
+                    "person": "The person: their user id (or visitor id when anonymous)",
+                    "automation_id": "Automation id", "delivery_id": "Delivery id (its webhook-id)"}
+_FAILURES = {"400": "Bad input: the fields at fault", "401": "No, an unknown or a revoked token",
+             "403": "This token or login may not see the site", "404": "No such journey or person",
+             "503": "ClickHouse could not answer (down, or over a time or memory limit)"}
 
 
-def _param(name, where="query", kind="string", required=False, description="", enum=None):
-    schema = {"type": kind}
-    if enum:
-        schema["enum"] = list(enum)
-    return {"name": name, "in": where, "required": required, "description": description, "schema": schema}
+def describe(view, **parts):
+    """Record on ``view`` what the document says of it: ``query`` (schema of the query string),
+    ``body`` (schema of the JSON body), ``answer`` (schema of the 200/201 body), ``status``
+    (of success, default 200), ``public`` (no credentials needed)."""
+    view.__dict__.setdefault("openapi", {}).update(parts)
+    return view
 
 
-SITE = _param("site", "path", required=True, description="Site key")
-JOURNEY_ID = _param("journey_id", "path", required=True, description="Journey id")
-AS_OF = _param("as_of", description="Time the report is as of (default now): YYYY-MM-DD, ISO 8601 or Unix ms")
-
-MATCH = {"type": "object", "additionalProperties": False, "minProperties": 1, "properties": {
-    **{f: {"type": "string"} for f in RULE_FIELDS if f != "props"},
-    "props": {"type": "object", "additionalProperties": {"type": "string"}}},
-    "description": "All conditions must hold; path may use * as a glob"}
-JOURNEY = {"type": "object", "required": ["name", "stages"], "properties": {
-    "name": {"type": "string"},
-    "window_days": {"type": "integer", "default": 30},
-    "stall_after_days": {"type": "integer", "default": 14},
-    "order": {"type": "string", "enum": list(ORDERS), "default": "ordered"},
-    "stages": {"type": "array", "maxItems": MAX_STAGES, "items": {
-        "type": "object", "required": ["name", "match"],
-        "properties": {"name": {"type": "string"}, "match": MATCH}}},
-    "exclude": {"type": "array", "items": MATCH},
-}}
-STAGE_FIGURES = {"type": "object", "properties": {name: {"type": kind} for name, kind in [
-    ("name", "string"), ("reached", "integer"), ("in_progress", "integer"), ("dropped", "integer"),
-    ("conversion_from_previous", "number"), ("conversion_from_start", "number"),
-    ("median_seconds_from_previous", "number"), ("p90_seconds_from_previous", "number"),
-    ("median_seconds_from_start", "number"), ("p90_seconds_from_start", "number")]}}
-ERROR = {"type": "object", "properties": {"error": {"type": "string"}, "fields": {"type": "object"}}}
+def documented(**parts):
+    """Decorator form of ``describe``."""
+    return lambda view: describe(view, **parts)
 
 
-def _ok(description, schema=None):
-    body = {"description": description}
-    if schema:
-        body["content"] = {"application/json": {"schema": schema}}
-    return body
+def _path(rule, prefix):
+    """'/api/v1/sites/<site>/people/<path:person>' → '/sites/{site}/people/{person}'."""
+    return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule[len(prefix):])
 
 
-def _op(summary, params, ok, body=None):
-    op = {"summary": summary, "parameters": params, "security": [{"bearer": []}],
-          "responses": {"200": ok, "400": _ok("Bad input", ERROR), "401": _ok("No or unknown token", ERROR),
-                        "403": _ok("Site not allowed for this token", ERROR)}}
-    if body:
-        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
-    return op
+def _operation(view, rule):
+    info = getattr(view, "openapi", {})
+    summary, _, details = (view.__doc__ or "").strip().partition("\n")
+    parameters = [{"in": "path", "name": name, "required": True, "schema": {"type": "string"},
+                   "description": _PATH_PARAMETERS.get(name, "")} for name in sorted(rule.arguments)]
+    if info.get("query"):
+        parameters.append({"in": "query", "schema": info["query"]})
+    ok = {"description": "Done"}
+    if info.get("answer"):
+        ok = {"description": "OK", "content": {"application/json": {"schema": info["answer"]}}}
+    responses = {str(info.get("status", 200)): ok}
+    if not info.get("public"):
+        responses.update({code: {"description": text, "content": {"application/json": {"schema": ErrorSchema}}}
+                          for code, text in _FAILURES.items()})
+    operation = {"summary": summary, "operationId": view.__name__, "parameters": parameters,
+                 "responses": responses}
+    if details.strip():
+        operation["description"] = " ".join(details.split())
+    if not info.get("public"):
+        operation["security"] = [{"bearer": []}]
+    if info.get("body"):
+        operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": info["body"]}}}
+    return operation
 
 
-def spec():
-    """The OpenAPI document."""
-    j = "/sites/{site}/journeys/{journey_id}"
-    return {
-        "openapi": "3.0.3",
-        "info": {"title": "Tracker analytics API", "version": __version__},
-        "servers": [{"url": "/api/v1"}],
-        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-                       "schemas": {"Journey": JOURNEY, "StageFigures": STAGE_FIGURES, "Error": ERROR}},
-        "paths": {
-            "/sites/{site}/journeys": {"get": _op("List journeys", [SITE], _ok("Journeys"))},
-            j: {
-                "get": _op("Get a journey", [SITE, JOURNEY_ID], _ok("The definition", JOURNEY)),
-                "put": _op("Create or replace a journey", [SITE, JOURNEY_ID], _ok("Stored", JOURNEY), JOURNEY),
-                "delete": _op("Delete a journey", [SITE, JOURNEY_ID], _ok("Deleted")),
-            },
-            j + "/funnel": {"get": _op("The funnel", [
-                SITE, JOURNEY_ID, _param("from", description="Entries from (YYYY-MM-DD …)"),
-                _param("to", description="Entries up to (inclusive day)"), AS_OF,
-                _param("breakdown", enum=BREAKDOWNS)], _ok("Figures", {
-                    "type": "object", "properties": {"people": {"type": "integer"},
-                                                     "stages": {"type": "array", "items": STAGE_FIGURES}}}))},
-            j + "/people": {"get": _op("People of a journey", [
-                SITE, JOURNEY_ID, _param("stage", kind="integer"),
-                _param("status", enum=("at", "reached", "in_progress", "dropped", "stalled")), AS_OF,
-                _param("order", enum=("desc", "asc"), description="By last touchpoint"),
-                _param("limit", kind="integer"), _param("cursor")], _ok("A page of people"))},
-            "/sites/{site}/people": {"get": _op("Search people", [SITE, _param("q", required=True)],
-                                                _ok("Matching people"))},
-            "/sites/{site}/people/{person}": {"get": _op("One person", [
-                SITE, _param("person", "path", required=True), AS_OF], _ok("Traits, journeys, sessions"))},
-        },
-    }
+def document(app, blueprint):
+    """The OpenAPI document of every route of ``blueprint`` (a dict, ready for JSON)."""
+    spec = APISpec(title="Tracker analytics API", version=__version__, openapi_version="3.0.3",
+                   plugins=[MarshmallowPlugin()], servers=[{"url": blueprint.url_prefix}])
+    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
+    spec.components.schema("Error", schema=ErrorSchema)
+    paths = {}
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint.split(".")[0] != blueprint.name:
+            continue
+        view = app.view_functions[rule.endpoint]
+        methods = sorted(rule.methods - {"HEAD", "OPTIONS"})
+        operations = paths.setdefault(_path(rule.rule, blueprint.url_prefix), {})
+        operations.update({method.lower(): _operation(view, rule) for method in methods})
+    for path, operations in sorted(paths.items()):
+        spec.path(path=path, operations=operations)
+    return spec.to_dict()

@@ -1,65 +1,168 @@
-"""Query-string parsing for the analytics API: each bad value becomes a 400 naming the field."""
-import time
+"""The query strings of the analytics API as marshmallow schemas: they parse every request,
+and the OpenAPI document lists their fields as the parameters (``openapi.py``).
+
+A bad value is a 400 naming each field at fault: ``{"error", "fields": {name: reason}}``.
+"""
 from datetime import date, datetime, timezone
+from functools import wraps
 
-from ..errors import ApiError
+from flask import request
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate, validates_schema
 
-DAY_MS = 86_400_000
+from ..clock import DAY_MS, day_end_ms, day_start_ms, now_ms
+from ..errors import ApiError, field_errors
+from ..journeys import reports
+from ..journeys.definitions import MAX_STAGES
+from ..journeys.engine import STATUSES
+from ..journeys.rules import BREAKDOWNS
+from . import openapi
+
+DEFAULT_DAYS = 30
 
 
-def _bad(field, reason):
-    return ApiError(400, f"invalid {field}: {reason}", {field: reason})
+class TimeMs(fields.String):
+    """A time as Unix milliseconds, YYYY-MM-DD (its first millisecond, or with ``end_of_day``
+    its last) or ISO 8601 (UTC unless it says otherwise); loads as Unix milliseconds."""
+
+    default_error_messages = {"invalid": "expected YYYY-MM-DD, an ISO 8601 time or Unix milliseconds"}
+
+    def __init__(self, end_of_day=False, **kwargs):
+        kwargs.setdefault("metadata", {}).setdefault(
+            "description", "Unix milliseconds, YYYY-MM-DD (UTC) or ISO 8601")
+        super().__init__(**kwargs)
+        self.end_of_day = end_of_day
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        raw = super()._deserialize(value, attr, data, **kwargs)
+        if raw.isdigit():
+            return int(raw)
+        try:
+            if len(raw) == 10:
+                day = date.fromisoformat(raw)
+                return day_end_ms(day) if self.end_of_day else day_start_ms(day)
+            parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        except ValueError:
+            raise self.make_error("invalid") from None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=timezone.utc)
+        return int(parsed.timestamp() * 1000)
 
 
-def time_ms(args, field, default, end_of_day=False):
-    """A time given as Unix ms, YYYY-MM-DD (start, or end with ``end_of_day``) or ISO 8601."""
-    raw = args.get(field)
-    if raw is None or raw == "":
-        return default
-    if raw.isdigit():
-        return int(raw)
+class Cursor(fields.String):
+    """The opaque ``next_cursor`` of a previous page; loads as (last touchpoint, person)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        try:
+            return reports.decode_cursor(super()._deserialize(value, attr, data, **kwargs))
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
+
+
+def _whole(low, high, **kwargs):
+    """A whole number from ``low`` to ``high``."""
+    return fields.Integer(validate=validate.Range(low, high, error="must be between {min} and {max}"),
+                          error_messages={"invalid": "not a whole number"}, **kwargs)
+
+
+def _one_of(choices, **kwargs):
+    return fields.String(validate=validate.OneOf(tuple(choices), error="one of {choices}"), **kwargs)
+
+
+class QueryArgs(Schema):
+    """Unknown parameters are ignored (cache busters, tracking tags), as the web does."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+
+class FunnelArgs(QueryArgs):
+    """Entries from ``from`` to ``to`` (default the 30 days up to ``as_of``, which defaults to now)."""
+
+    from_ = TimeMs(data_key="from", metadata={"description": "First entry time (default 30 days before 'to')"})
+    to = TimeMs(end_of_day=True, metadata={"description": "Last entry time, a whole day when a date "
+                                                          "(default and at most as_of)"})
+    as_of = TimeMs(metadata={"description": "The time the figures are as of (default now)"})
+    breakdown = _one_of(BREAKDOWNS, metadata={"description": "Figures per value of this field too"})
+
+    @post_load
+    def _range(self, data, **kwargs):
+        as_of = data.get("as_of", now_ms())
+        end = min(data.get("to", as_of), as_of)
+        start = data.get("from_", end - DEFAULT_DAYS * DAY_MS)
+        if start > end:
+            raise ValidationError("after 'to' (or after as_of)", "from")
+        return {"start": start, "end": end, "as_of": as_of, "breakdown": data.get("breakdown")}
+
+
+class PeopleArgs(QueryArgs):
+    """A page of a journey's people with a status at a stage, by last touchpoint."""
+
+    stage = _whole(1, MAX_STAGES, metadata={"description": "The stage (default: any)"})
+    status = _one_of(STATUSES, load_default="at")
+    as_of = TimeMs(metadata={"description": "The time the list is as of (default now)"})
+    order = _one_of(("desc", "asc"), load_default="desc", metadata={"description": "By last touchpoint"})
+    limit = _whole(1, 500, load_default=50)
+    cursor = Cursor(metadata={"description": "next_cursor of the previous page"})
+    from_ = TimeMs(data_key="from", metadata={"description": "First entry time (default: any)"})
+    to = TimeMs(end_of_day=True, metadata={"description": "Last entry time (default and at most as_of)"})
+
+    @post_load
+    def _times(self, data, **kwargs):
+        data["as_of"] = data.get("as_of", now_ms())
+        data["start"] = data.pop("from_", 0)
+        data["end"] = min(data.pop("to", data["as_of"]), data["as_of"])
+        data.setdefault("stage", None)
+        data.setdefault("cursor", None)
+        return data
+
+
+class SearchArgs(QueryArgs):
+    """Text to find in a person's email, user id, name or company."""
+
+    q = fields.String(required=True, error_messages={"required": "at least 2 characters"},
+                      metadata={"description": "At least 2 characters (the first 200 count)"})
+    limit = _whole(1, 100, load_default=20)
+
+    @validates_schema
+    def _long_enough(self, data, **kwargs):
+        if len(data.get("q", "").strip()) < 2:
+            raise ValidationError("at least 2 characters", "q")
+
+    @post_load
+    def _trim(self, data, **kwargs):
+        return dict(data, q=data["q"].strip()[:200])
+
+
+class PersonArgs(QueryArgs):
+    """One person's page as of a time."""
+
+    as_of = TimeMs(metadata={"description": "The time the page is as of (default now)"})
+
+    @post_load
+    def _now(self, data, **kwargs):
+        return {"as_of": data.get("as_of", now_ms())}
+
+
+def load_args(schema, args):
+    """``args`` loaded by ``schema``, or a 400 naming every bad field."""
     try:
-        if len(raw) == 10:
-            day = date.fromisoformat(raw)
-            start = int(datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp() * 1000)
-            return start + DAY_MS - 1 if end_of_day else start
-        parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        raise _bad(field, "expected YYYY-MM-DD, an ISO 8601 time or Unix milliseconds") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return int(parsed.timestamp() * 1000)
+        return schema.load(args)
+    except ValidationError as exc:
+        fields_ = field_errors(exc.messages)
+        raise ApiError(400, "invalid " + "; ".join(f"{k}: {v}" for k, v in fields_.items()), fields_) from None
 
 
-def now_ms():
-    return int(time.time() * 1000)
+def query_args(schema_class):
+    """Decorator: the view gets ``query``, the query string loaded by ``schema_class`` (400 when
+    bad), and the OpenAPI document lists the schema's fields as the view's parameters."""
+    schema = schema_class()
 
+    def decorate(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            return view(*args, query=load_args(schema, request.args), **kwargs)
 
-def date_range(args):
-    """(start_ms, end_ms, as_of_ms) of a funnel: default the 30 days up to as_of."""
-    as_of = time_ms(args, "as_of", now_ms())
-    end = min(time_ms(args, "to", as_of, end_of_day=True), as_of)
-    start = time_ms(args, "from", end - 30 * DAY_MS)
-    if start > end:
-        raise _bad("from", "after 'to' (or after as_of)")
-    return start, end, as_of
+        openapi.describe(wrapper, query=schema_class)
+        return wrapper
 
-
-def integer(args, field, default, low, high):
-    raw = args.get(field)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise _bad(field, "not a whole number") from None
-    if not low <= value <= high:
-        raise _bad(field, f"must be between {low} and {high}")
-    return value
-
-
-def choice(args, field, options, default=None):
-    raw = args.get(field) or default
-    if raw is not None and raw not in options:
-        raise _bad(field, f"one of {', '.join(sorted(options))}")
-    return raw
+    return decorate

@@ -19,10 +19,10 @@ def automation():
 def apply(file, site):
     """Create or replace every automation of FILE ({ID: definition} or [{"id", …}]); nothing is
     stored unless all are valid. A new automation's signing secret is printed once."""
-    from ..cli import _store
+    from ..cli import command_store
     from ..settings import load_settings
 
-    store, allow_private = _store(), load_settings()["webhook_allow_private"]
+    store, allow_private = command_store(), load_settings()["webhook_allow_private"]
     loaded = []
     for automation_id, body in load_file(file, "automations"):
         automation_id = str(automation_id)
@@ -44,9 +44,9 @@ def apply(file, site):
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def list_(site, as_json):
     """List the site's automations."""
-    from ..cli import _store
+    from ..cli import command_store
 
-    found = [definitions.public(a) for a in definitions.list_all(_store(), site)]
+    found = [definitions.public(a) for a in definitions.list_all(command_store(), site)]
     if as_json:
         click.echo(json.dumps(found))
         return

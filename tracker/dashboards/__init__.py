@@ -4,11 +4,11 @@ Security in one place: every page but login needs a session (which expires when 
 every form carries a CSRF token, a user sees only the sites they were given, and every value
 from the data goes through Jinja's autoescape (chart data as JSON in a script block).
 """
-from pathlib import Path
-
 from flask import Blueprint, redirect, url_for
 
-ROOT = Path(__file__).resolve().parents[2] / "dashboards"
+from ..resources import dashboards_dir
+
+ROOT = dashboards_dir()
 
 bp = Blueprint("dashboards", __name__, url_prefix="/dashboard",
                template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"),
@@ -20,9 +20,6 @@ def _configure(state):
     app = state.app
     app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
     app.config["SESSION_COOKIE_SAMESITE"] = app.config.get("SESSION_COOKIE_SAMESITE") or "Lax"
-    from .security import render_error_page
-
-    app.render_error_page = render_error_page
 
     @app.get("/")
     def root():
@@ -30,4 +27,4 @@ def _configure(state):
         return redirect(url_for("dashboards.home"))
 
 
-from . import security, views, overview, journeys, people, automations, moves  # noqa: E402,F401  (routes register on import)
+from . import error_pages, security, views, overview, journeys, people, automations, moves  # noqa: E402,F401  (routes register on import)

@@ -17,11 +17,11 @@ def user():
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def create(email, password, sites, as_json):
     """Create an account, or set the password and sites of an existing one."""
-    from ..cli import _store
+    from ..cli import command_store
     from ..store.sites import list_sites
     from ..store.accounts import AccountError, create_user
 
-    store = _store()
+    store = command_store()
     unknown = sorted(set(sites) - {s["site"] for s in list_sites(store)})
     if unknown:
         raise click.ClickException(f"unknown site(s): {', '.join(unknown)} (see `tracker site list`)")
@@ -33,11 +33,11 @@ def create(email, password, sites, as_json):
 
 
 def _change(email, **changes):
-    from ..cli import _store
+    from ..cli import command_store
     from ..store.accounts import AccountError, update_user
 
     try:
-        return update_user(_store(), email, **changes)
+        return update_user(command_store(), email, **changes)
     except AccountError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -69,10 +69,10 @@ def enable(email):
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def list_(as_json):
     """Every account with its sites."""
-    from ..cli import _store
+    from ..cli import command_store
     from ..store.accounts import list_users
 
-    users = list_users(_store())
+    users = list_users(command_store())
     if as_json:
         click.echo(json.dumps(users))
         return

@@ -1,16 +1,11 @@
 """The journey editor's form: to a definition for the engine's validation, and its errors
 back into sentences that name the stage and the field."""
 from ..journeys.definitions import valid_id
+from ..journeys.rules import RULE_FIELDS
 
-# The rule fields the form offers, in form order, with their labels.
-RULE_FIELDS = [("type", "Type"), ("name", "Name"), ("path", "Path"), ("channel", "Channel"),
-               ("utm_source", "UTM source"), ("utm_medium", "UTM medium"), ("utm_campaign", "UTM campaign"),
-               ("props", "Properties")]
 FIELD_LABELS = dict(RULE_FIELDS, window_days="Window (days)", stall_after_days="Stalled after (days)",
                     order="Order", name="Name", stages="Stages", exclude="Exclusions", description="Description",
                     id="Id")
-ORDERS = [("ordered", "In order (other touchpoints may come between)"),
-          ("strict", "Strictly in a row (nothing in between)"), ("any", "In any order")]
 
 
 def blank_definition():
@@ -39,13 +34,13 @@ def _parse_props(text):
 
 def _rules(form, prefix):
     """The rules of the repeated rows ``prefix_FIELD`` (blank rows dropped), with their problems."""
-    columns = {field: form.getlist(f"{prefix}_{field}") for field, _ in RULE_FIELDS}
+    columns = {field: form.getlist(f"{prefix}_{field}") for field in RULE_FIELDS}
     names = form.getlist(f"{prefix}_label") if prefix == "stage" else None
     rows = max((len(v) for v in columns.values()), default=0)
     found, errors = [], []
     for i in range(rows):
         match = {}
-        for field, _ in RULE_FIELDS:
+        for field in RULE_FIELDS:
             value = (columns[field][i] if i < len(columns[field]) else "").strip()
             if field == "props":
                 props, bad = _parse_props(value)

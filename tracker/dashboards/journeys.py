@@ -3,40 +3,31 @@
 Figures come from the journey engine (``tracker.journeys.reports``); nothing here computes
 a funnel itself.
 """
-import calendar
 import csv
 import io
 import time
 from datetime import timedelta
 
-from flask import Response, abort, current_app, redirect, render_template, request, url_for
+from flask import Response, abort, redirect, render_template, request, url_for
 
+from .. import current
+from ..clock import DAY_MS, day_end_ms, day_start_ms, now_ms
 from ..journeys import definitions, persons, reports
-from ..journeys.rules import BREAKDOWNS
+from ..journeys.engine import STATUSES
+from ..journeys.rules import BREAKDOWNS, RULE_FIELDS
 from . import bp
-from .editor import ORDERS, RULE_FIELDS, blank_definition, definition_from_form, describe_errors, props_text
+from .editor import blank_definition, definition_from_form, describe_errors, props_text
 from .overview import date_range, site_name
 from .security import site_required
 
 BREAKDOWN_LABELS = {"channel": "Channel", "utm_campaign": "Campaign", "device": "Device",
                     "utm_source": "Source", "browser": "Browser", "first_touch_channel": "First-touch channel"}
-STATUS_LABELS = {"reached": "reached", "at": "are at", "in_progress": "are in progress after",
-                 "dropped": "dropped after", "stalled": "stalled at or after"}
 PAGE_SIZE = 50
 CSV_MAX_ROWS = 50_000
-DAY_MS = 86_400_000
-
-
-def _store():
-    return current_app.extensions["store"]
-
-
-def _now_ms():
-    return int(time.time() * 1000)
 
 
 def _journey(site, journey_id):
-    journey = definitions.get(_store(), site, journey_id)
+    journey = definitions.get(current.store(), site, journey_id)
     if journey is None:
         abort(404, "There is no journey with this id on this site.")
     return journey
@@ -45,8 +36,7 @@ def _journey(site, journey_id):
 def _ms_range(first, last, as_of=None):
     """Entry bounds in ms for the days first..last (inclusive, UTC), the end no later than now
     (as the API does)."""
-    end = calendar.timegm(last.timetuple()) * 1000 + DAY_MS - 1
-    return calendar.timegm(first.timetuple()) * 1000, min(end, as_of or _now_ms())
+    return day_start_ms(first), min(day_end_ms(last), as_of or now_ms())
 
 
 @bp.get("/<site>/journeys/")
@@ -54,7 +44,7 @@ def _ms_range(first, last, as_of=None):
 def journey_list(site):
     """The site's journeys, each linking to its funnel."""
     return render_template("journeys.html", site=site, site_name=site_name(site),
-                           journeys=definitions.list_all(_store(), site))
+                           journeys=definitions.list_all(current.store(), site))
 
 
 def _previous(first, last):
@@ -83,15 +73,16 @@ def funnel(site, journey_id):
     if breakdown not in BREAKDOWNS:
         breakdown = ""
     compare = request.args.get("compare", "1") == "1"
-    as_of = _now_ms()
+    as_of = now_ms()
     start, end = _ms_range(first, last)
-    current = current_app.extensions["query_pool"].submit(reports.funnel, _store(), journey, site, start, end, as_of, breakdown or None)
+    this_period = current.query_pool().submit(reports.funnel, current.store(), journey, site, start, end, as_of,
+                                              breakdown or None)
     previous = None
     if compare:  # computed alongside the current period: the page waits for the slower one
         p_first, p_last = _previous(first, last)
-        previous = reports.funnel(_store(), journey, site, *_ms_range(p_first, p_last), as_of)
+        previous = reports.funnel(current.store(), journey, site, *_ms_range(p_first, p_last), as_of)
         previous["first"], previous["last"] = p_first, p_last
-    result = current.result()
+    result = this_period.result()
     args = {"from": first.isoformat(), "to": last.isoformat()}
     links = [url_for("dashboards.people_list", site=site, journey_id=journey_id, stage=j + 1,
                      status="dropped", **args) if j + 1 < len(journey["stages"]) else None
@@ -107,8 +98,8 @@ def _people_args(journey):
     status = request.args.get("status", "reached")
     if not stage.isdigit() or not 1 <= int(stage) <= len(journey["stages"]):
         abort(400, f"stage must be a number from 1 to {len(journey['stages'])}")
-    if status not in STATUS_LABELS:
-        abort(400, f"status must be one of {', '.join(STATUS_LABELS)}")
+    if status not in STATUSES:
+        abort(400, f"status must be one of {', '.join(STATUSES)}")
     return int(stage), status
 
 
@@ -132,25 +123,37 @@ def people_list(site, journey_id):
     start, end = _ms_range(first, last)
     if request.args.get("format") == "csv":
         return _csv(site, journey, stage, status, start, end)
-    rows, next_cursor = reports.people(_store(), journey, site, status, stage, _now_ms(), limit=PAGE_SIZE,
+    as_of = now_ms()
+    rows, next_cursor = reports.people(current.store(), journey, site, status, stage, as_of, limit=PAGE_SIZE,
                                        cursor=_cursor(), start_ms=start, end_ms=end)
     args = {"from": first.isoformat(), "to": last.isoformat(), "stage": stage, "status": status}
     return render_template(
-        "people_list.html", site=site, site_name=site_name(site), journey=journey, rows=rows, stage=stage,
-        status=status, status_label=STATUS_LABELS[status], first=first, last=last, message=message, args=args,
-        traits=_traits([r["person"] for r in rows]), next_cursor=next_cursor)
+        "people_list.html", site=site, site_name=site_name(site), journey=journey, stage=stage,
+        status=status, status_label=STATUSES[status], first=first, last=last, message=message, args=args,
+        rows=_who_and_when(rows, journey, as_of), next_cursor=next_cursor)
 
 
 def _traits(person_ids):
     """Traits (email, name, company…) of the people listed."""
-    return persons.traits_of(_store(), request.view_args["site"], person_ids)
+    return persons.traits_of(current.store(), request.view_args["site"], person_ids)
+
+
+def _who_and_when(rows, journey, as_of):
+    """The rows of a people list with who each person is (their traits) and the times that
+    say where they stand: whole days at their stage and since their last touchpoint, and
+    when the window from their entry closes (or closed)."""
+    traits = _traits([r["person"] for r in rows])
+    window = definitions.window_ms(journey)
+    return [dict(r, traits=traits.get(r["person"], {}), days_at_stage=(as_of - r["stage_time_ms"]) // DAY_MS,
+                 days_silent=(as_of - r["last_touch_ms"]) // DAY_MS, window_ends_ms=r["entered_ms"] + window)
+            for r in rows]
 
 
 def _csv(site, journey, stage, status, start, end):
     """Every person of the list as CSV (person, stage, status, stalled, entry and last touch)."""
-    as_of, cursor, rows = _now_ms(), None, []
+    as_of, cursor, rows = now_ms(), None, []
     while len(rows) < CSV_MAX_ROWS:
-        page, cursor = reports.people(_store(), journey, site, status, stage, as_of, limit=1000,
+        page, cursor = reports.people(current.store(), journey, site, status, stage, as_of, limit=1000,
                                       cursor=cursor, start_ms=start, end_ms=end)
         rows.extend(page)
         if cursor is None:
@@ -159,13 +162,13 @@ def _csv(site, journey, stage, status, start, end):
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["person", "email", "name", "company", "stage", "stage_name", "status", "stalled",
-                     "entered_utc", "last_touch_utc"])
+                     "entered_utc", "stage_reached_utc", "last_touch_utc"])
     for r in rows:
         t = traits.get(r["person"], {})
         writer.writerow([_cell(v) for v in (
             r["person"], t.get("email", ""), t.get("name", ""), t.get("company", ""), r["stage"],
             r["stage_name"] or "", r["status"], "yes" if r["stalled"] else "no",
-            _iso(r["entered_ms"]), _iso(r["last_touch_ms"]))])
+            _iso(r["entered_ms"]), _iso(r["stage_time_ms"]), _iso(r["last_touch_ms"]))])
     name = f"{journey['id']}-stage{stage}-{status}.csv"
     return Response(out.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
@@ -187,7 +190,7 @@ def _iso(ms):
 def edit(site, journey_id):
     """The journey editor: a form for stages, rules, window, stall days, order and exclusions;
     "Preview" shows people per stage for the last 30 days without saving."""
-    store = _store()
+    store = current.store()
     existing = _journey(site, journey_id) if journey_id else None
     if request.method == "GET":
         return _editor(site, journey_id, existing or blank_definition())
@@ -206,7 +209,7 @@ def edit(site, journey_id):
     if errors:
         return _editor(site, journey_id, raw, errors=errors, new_id=new_id), 400
     if request.form.get("action") == "preview":
-        as_of = _now_ms()
+        as_of = now_ms()
         preview = reports.funnel(store, loaded, site, as_of - 30 * DAY_MS, as_of, as_of)
         return _editor(site, journey_id, raw, preview=preview, new_id=new_id)
     definitions.save(store, site, journey_id or new_id, loaded)
@@ -216,4 +219,4 @@ def edit(site, journey_id):
 def _editor(site, journey_id, journey, errors=(), preview=None, new_id=""):
     return render_template("editor.html", site=site, site_name=site_name(site), journey_id=journey_id,
                            journey=journey, errors=list(errors), preview=preview, new_id=new_id,
-                           rule_fields=RULE_FIELDS, orders=ORDERS, props_text=props_text)
+                           rule_fields=RULE_FIELDS.items(), orders=definitions.ORDERS.items(), props_text=props_text)

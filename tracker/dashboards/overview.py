@@ -2,8 +2,9 @@
 import time
 from datetime import date, datetime, timedelta, timezone
 
-from flask import current_app, jsonify, render_template, request
+from flask import jsonify, render_template, request
 
+from .. import current
 from . import bp, queries
 from .security import site_required
 from .views import my_sites
@@ -44,13 +45,13 @@ def site_name(site):
 @site_required
 def overview(site):
     """Touchpoints and people over time, by channel, top pages and campaigns, and the live count."""
-    store = current_app.extensions["store"]
+    store = current.store()
     first, last, message = date_range(request.args)
     # Six small independent queries: run together, the page waits for the slowest, not the sum.
     jobs = {"days": (queries.series, first, last), "totals": (queries.totals, first, last),
             "live": (queries.live, time.time())}
     jobs.update({what: (queries.top, first, last, what) for what in queries.TOPS})
-    pool = current_app.extensions["query_pool"]
+    pool = current.query_pool()
     futures = {name: pool.submit(job[0], store, site, *job[1:]) for name, job in jobs.items()}
     got = {name: future.result() for name, future in futures.items()}
     days = got["days"]
@@ -66,4 +67,4 @@ def overview(site):
 @site_required
 def live(site):
     """The live count, for the overview's refresh every 30 seconds."""
-    return jsonify(queries.live(current_app.extensions["store"], site, time.time()))
+    return jsonify(queries.live(current.store(), site, time.time()))

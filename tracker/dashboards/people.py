@@ -1,20 +1,15 @@
 """Prospect search and the prospect page, from the journey engine's people functions."""
-import time
+from flask import abort, redirect, render_template, request, url_for
 
-from flask import abort, current_app, redirect, render_template, request, url_for
-
+from .. import current
+from ..clock import DAY_MS, now_ms
 from ..journeys import persons
 from . import bp
 from .automations import fired_for
 from .overview import site_name
 from .security import site_required
 
-DAY_MS = 86_400_000
 SEARCH_LIMIT = 50
-
-
-def _store():
-    return current_app.extensions["store"]
 
 
 @bp.get("/<site>/people")
@@ -24,7 +19,7 @@ def search(site):
     q = request.args.get("q", "").strip()[:200]
     results, message = [], None
     if len(q) >= 2:
-        results = persons.search(_store(), site, q, SEARCH_LIMIT)
+        results = persons.search(current.store(), site, q, SEARCH_LIMIT)
         if len(results) == 1:
             return redirect(url_for("dashboards.person", site=site, person=results[0]["person"]))
         if not results:
@@ -40,8 +35,8 @@ def search(site):
 def person(site, person):
     """One prospect: per journey a progress bar with where they are now and since when, then
     every touchpoint grouped by session (newest session first)."""
-    now = int(time.time() * 1000)
-    page = persons.person_page(_store(), site, person, now)
+    now = now_ms()
+    page = persons.person_page(current.store(), site, person, now)
     if page is None:
         abort(404, "Nothing is known of this person on this site.")
     for journey in page["journeys"]:
@@ -52,7 +47,11 @@ def person(site, person):
                            fired=fired_for(site, person))
 
 
+@bp.app_template_global()
+def person_name(traits):
+    """A person's name from their traits (name, else first and last name); '' when unknown."""
+    return traits.get("name") or " ".join(filter(None, (traits.get("first_name"), traits.get("last_name"))))
+
+
 def _title(page):
-    traits = page["traits"]
-    name = traits.get("name") or " ".join(filter(None, (traits.get("first_name"), traits.get("last_name"))))
-    return name or traits.get("email") or page["person"]
+    return person_name(page["traits"]) or page["traits"].get("email") or page["person"]

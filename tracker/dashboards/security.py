@@ -1,13 +1,12 @@
-"""Sessions, CSRF tokens, site access and error pages of the dashboards."""
+"""Sessions, CSRF tokens and site access of the dashboards."""
 import hmac
 import secrets
 import time
 from functools import wraps
 
-from flask import abort, current_app, g, redirect, render_template, request, session, url_for
+from flask import abort, current_app, g, redirect, request, session, url_for
 
 from ..access import login_sites, may_see_site
-from ..store import StoreError
 from . import bp
 
 _UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
@@ -98,26 +97,3 @@ def site_required(view):
         return view(*args, site=site, **kwargs)
 
     return wrapper
-
-
-def render_error_page(code, description):
-    """An HTML error page for the dashboards (errors.py calls it for paths under /dashboard)."""
-    titles = {400: "Bad request", 403: "Not allowed", 404: "Not found", 405: "Not allowed", 503: "Try again",
-              429: "Too many requests", 500: "Something went wrong"}
-    return render_template("error.html", code=code, title=titles.get(code, "Error"),
-                           description=description), code
-
-
-@bp.errorhandler(403)
-@bp.errorhandler(404)
-@bp.errorhandler(400)
-def _error(exc):
-    return render_error_page(exc.code, exc.description)
-
-
-@bp.errorhandler(StoreError)
-def _store_error(exc):
-    """A query that failed or ran out of time: an HTML page that says so, not a JSON body."""
-    current_app.logger.warning("dashboard query failed on %s: %s", request.path, exc)
-    return render_error_page(503, "The figures could not be computed just now (the database refused or took "
-                                  "too long). Try a shorter date range, or again in a moment.")

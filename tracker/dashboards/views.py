@@ -2,17 +2,14 @@
 import time
 from urllib.parse import urlparse
 
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import flash, redirect, render_template, request, session, url_for
 
+from .. import current
 from ..access import login_sites
-from ..store.sites import list_sites, may_see
 from ..store import accounts
+from ..store.sites import list_sites, may_see
 from . import bp
 from .security import login_required, start_session
-
-
-def _store():
-    return current_app.extensions["store"]
 
 
 def _safe_next(target):
@@ -26,8 +23,8 @@ def _safe_next(target):
 def my_sites():
     """The sites of the logged-in user as [{"site", "name"}], in name order."""
     mine = login_sites() or []
-    return sorted(({"site": s["site"], "name": s["name"]} for s in list_sites(_store()) if may_see(mine, s["site"])),
-                  key=lambda s: s["name"].lower())
+    sites = ({"site": s["site"], "name": s["name"]} for s in list_sites(current.store()) if may_see(mine, s["site"]))
+    return sorted(sites, key=lambda s: s["name"].lower())
 
 
 @bp.get("/")
@@ -47,7 +44,7 @@ def login():
     email = request.form.get("email", "")
     if request.method == "POST":
         try:
-            user = accounts.authenticate(_store(), email, request.form.get("password", ""),
+            user = accounts.authenticate(current.store(), email, request.form.get("password", ""),
                                          ip=request.remote_addr or "")
         except accounts.AccountError as exc:
             error = str(exc)
@@ -76,7 +73,7 @@ def invite():
     email = request.form.get("email", "")
     if request.method == "POST":
         try:
-            token = accounts.create_invitation(_store(), email, chosen, session["user_id"],
+            token = accounts.create_invitation(current.store(), email, chosen, session["user_id"],
                                                allowed=login_sites() or [])
         except accounts.AccountError as exc:
             error = str(exc)
@@ -89,7 +86,7 @@ def invite():
 @bp.route("/join/<token>", methods=["GET", "POST"])
 def join(token):
     """Accept an invitation: choose a password, then you are logged in."""
-    store = _store()
+    store = current.store()
     invitation = accounts.find_invitation(store, token)
     error = None
     if invitation and request.method == "POST":
@@ -109,6 +106,7 @@ def join(token):
 
 
 @bp.app_template_filter("utc")
-def utc(ms):
-    """Unix milliseconds as 'YYYY-MM-DD HH:MM UTC' (the reports' time zone)."""
-    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ms / 1000)) if ms else "–"
+def utc(ms, zone=True):
+    """Unix milliseconds as 'YYYY-MM-DD HH:MM UTC' (the reports' time zone; without the zone
+    where a table's heading says it)."""
+    return time.strftime("%Y-%m-%d %H:%M" + (" UTC" if zone else ""), time.gmtime(ms / 1000)) if ms else "–"

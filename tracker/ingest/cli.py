@@ -18,9 +18,9 @@ def _root():
 
 
 def _segments(names):
-    from ..cli import _store
+    from ..cli import command_store
 
-    store = _store()
+    store = command_store()
     _, root = _root()
     found = set_aside_segments(root / store.database)
     if names:

@@ -10,6 +10,8 @@ from functools import lru_cache
 
 from marshmallow import Schema, ValidationError, fields, missing, validate
 
+from .enrich import CHANNELS
+
 MAX_PROPS = 50
 MAX_KEY = 64
 MAX_VALUE = 500
@@ -104,8 +106,8 @@ class EventSchema(Schema):
     utm_term = _text(200, load_default="")
     utm_content = _text(200, load_default="")
     ua = _text(512, load_default="")
-    channel = fields.String(load_default="", validate=validate.OneOf(
-        ("", "direct", "organic_search", "paid", "social", "email", "referral", "offline")))
+    # "" lets enrichment decide; a server may name one of enrichment's channels itself.
+    channel = fields.String(load_default="", validate=validate.OneOf(("", *CHANNELS)))
 
 
 def _defaults(schema_class):

@@ -13,10 +13,11 @@ from urllib.parse import quote, urlencode
 from flask import Blueprint, Response, request
 
 from ..errors import ApiError
+from ..resources import snippet_path
 
 bp = Blueprint("snippet", __name__)
 
-SNIPPET_PATH = Path(__file__).resolve().parents[2] / "js" / "dist" / "t.js"
+SNIPPET_PATH = snippet_path()
 HEADERS = {
     "Content-Type": "application/javascript; charset=utf-8",
     # An hour fresh, a day more served from cache while it revalidates: a new version reaches

@@ -1,6 +1,5 @@
 """Turn validated events into rows of ``events``, ``identities`` and ``persons``."""
 import itertools
-import time
 import uuid
 from dataclasses import dataclass
 
@@ -109,7 +108,3 @@ _id_counter = itertools.count()
 def next_event_id():
     """A unique id for an event sent without one: a random per-process prefix and a counter."""
     return f"{_ID_PREFIX}{next(_id_counter):x}"
-
-
-def now_ms():
-    return int(time.time() * 1000)

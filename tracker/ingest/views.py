@@ -5,10 +5,11 @@ import json
 from flask import Blueprint, Response, current_app, request
 from marshmallow import ValidationError
 
+from ..clock import now_ms
 from ..errors import ApiError, field_errors
 from .enrich import host_of, same_site
 from .schemas import BATCH, PIXEL, load_fast, pixel_params
-from .touchpoints import Hit, SaltUnavailable, now_ms, records_for
+from .touchpoints import Hit, SaltUnavailable, records_for
 
 bp = Blueprint("ingest", __name__)
 

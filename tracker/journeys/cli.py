@@ -8,12 +8,6 @@ import yaml
 from . import definitions
 
 
-def _store():
-    from ..cli import _store as open_store
-
-    return open_store()
-
-
 def load_file(path, kind="journeys"):
     """Definitions of a JSON or YAML file: {"journeys": {ID: def}} / {ID: def} / [{"id", ...}]
     (``kind`` names the top-level key: "journeys", "automations")."""
@@ -46,7 +40,9 @@ def apply(file, site):
             loaded.append((str(journey_id), definitions.validate_definition(body)))
         except definitions.DefinitionError as exc:
             raise click.ClickException(f"{journey_id}: {exc}") from None
-    store = _store()
+    from ..cli import command_store  # the command module imports this one
+
+    store = command_store()
     for journey_id, body in loaded:
         definitions.save(store, site, journey_id, body)
         click.echo(f"applied {journey_id} ({len(body['stages'])} stages)")
@@ -57,7 +53,9 @@ def apply(file, site):
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def list_(site, as_json):
     """List the site's journeys."""
-    journeys = definitions.list_all(_store(), site)
+    from ..cli import command_store
+
+    journeys = definitions.list_all(command_store(), site)
     if as_json:
         click.echo(json.dumps(journeys))
         return
@@ -72,9 +70,10 @@ def list_(site, as_json):
 def rebuild(journey_id, site):
     """Compute the journey's state again from all its touchpoints (the journey worker does it
     in the background; reads use the live engine until it is ready)."""
+    from ..cli import command_store
     from . import state
 
-    store = _store()
+    store = command_store()
     found = definitions.request_rebuild(store, site, journey_id)
     if found is None:
         raise click.ClickException(f"no journey {journey_id!r} on site {site!r}")

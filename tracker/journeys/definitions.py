@@ -9,38 +9,59 @@ import time
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
+from ..clock import DAY_MS
 from ..errors import field_errors
+from ..ingest.enrich import CHANNELS
 from .rules import RULE_FIELDS
 
 MAX_STAGES = 20
+MAX_RULE_PROPS = 10
 # "any" counts stages via every subset of them (Hall's theorem), so it stays small.
 MAX_ANY_STAGES = 8
-ORDERS = ("ordered", "strict", "any")
+# order → what the editor says it means.
+ORDERS = {"ordered": "In order (other touchpoints may come between)",
+          "strict": "Strictly in a row (nothing in between)",
+          "any": "In any order"}
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 COLUMNS = ["site", "journey_id", "definition", "deleted", "version"]
 
 _text = dict(validate=validate.Length(min=1, max=200))
 
 
-class MatchSchema(Schema):
-    """The conditions a touchpoint must all meet; at least one."""
+def _at_most_props(count):
+    """A check of a rule's properties (not validate.Length, which OpenAPI would read as a string's)."""
+    def check(props):
+        if len(props) > count:
+            raise ValidationError(f"at most {count} properties")
+    return check
 
-    type = fields.String(**_text)
-    name = fields.String(**_text)
-    path = fields.String(validate=[validate.Length(min=1, max=500),
-                                   validate.Regexp(r"^[^\s]*$", error="no spaces in a path")])
-    channel = fields.String(**_text)
-    utm_source = fields.String(**_text)
-    utm_medium = fields.String(**_text)
-    utm_campaign = fields.String(**_text)
-    props = fields.Dict(keys=fields.String(validate=validate.Length(min=1, max=64)),
-                        values=fields.String(validate=validate.Length(max=500)),
-                        validate=validate.Length(max=10))
+
+def _match_field(name):
+    """The marshmallow field of one rule field: a non-empty string, but for a path (no spaces), a
+    channel (one of ingest's) and properties (a few key=value pairs)."""
+    if name == "path":
+        return fields.String(validate=[validate.Length(min=1, max=500),
+                                       validate.Regexp(r"^[^\s]*$", error="no spaces in a path")])
+    if name == "channel":
+        return fields.String(validate=validate.OneOf(CHANNELS))
+    if name == "props":
+        return fields.Dict(keys=fields.String(validate=validate.Length(min=1, max=64)),
+                           values=fields.String(validate=validate.Length(max=500)),
+                           validate=_at_most_props(MAX_RULE_PROPS), metadata={"maxProperties": MAX_RULE_PROPS})
+    return fields.String(**_text)
+
+
+class _MatchRules(Schema):
+    """The conditions a touchpoint must all meet; at least one."""
 
     @validates_schema
     def _not_empty(self, data, **kwargs):
         if not any(data.get(f) for f in RULE_FIELDS):
             raise ValidationError(f"give at least one of {', '.join(RULE_FIELDS)}", "_schema")
+
+
+# One field per entry of the rule vocabulary (rules.RULE_FIELDS), so neither can lack the other.
+MatchSchema = _MatchRules.from_dict({name: _match_field(name) for name in RULE_FIELDS}, name="MatchSchema")
 
 
 class StageSchema(Schema):
@@ -50,7 +71,7 @@ class StageSchema(Schema):
 
 # A conversion window's unit → (milliseconds, largest value): PostHog's units and ranges.
 WINDOW_UNITS = {"second": (1000, 3600), "minute": (60_000, 1440), "hour": (3_600_000, 24),
-                "day": (86_400_000, 365), "week": (7 * 86_400_000, 53), "month": (31 * 86_400_000, 12)}
+                "day": (DAY_MS, 365), "week": (7 * DAY_MS, 53), "month": (31 * DAY_MS, 12)}
 
 
 class WindowSchema(Schema):
@@ -76,7 +97,7 @@ class JourneySchema(Schema):
     window = fields.Nested(WindowSchema, load_default=None)
     window_days = fields.Integer(load_default=None, validate=validate.Range(min=1, max=3650))
     stall_after_days = fields.Integer(load_default=14, validate=validate.Range(min=1, max=3650))
-    order = fields.String(load_default="ordered", validate=validate.OneOf(ORDERS))
+    order = fields.String(load_default="ordered", validate=validate.OneOf(tuple(ORDERS)))
     stages = fields.List(fields.Nested(StageSchema), required=True,
                          validate=validate.Length(min=1, max=MAX_STAGES))
     exclude = fields.List(fields.Nested(MatchSchema), load_default=list, validate=validate.Length(max=20))

@@ -21,10 +21,10 @@ The pieces, innermost first:
 4. ``persons``: the furthest clean attempt of each person (latest entry among equals).
 5. ``funnel`` / ``people``: the figures, or the page of people.
 """
+from ..clock import DAY_MS
 from .definitions import window_ms
 from .rules import BREAKDOWNS, ENTRY_BREAKDOWNS, PERSON_BREAKDOWNS, RULE_COLUMNS, Params, rule_sql
 
-DAY_MS = 86_400_000
 # On top of the store's limits (time, memory, spilling): the JIT compiles an expression after
 # its third use, which costs hundreds of milliseconds for these lambda-heavy queries and saves
 # nothing on our sizes.
@@ -422,17 +422,34 @@ def persons_sql(q):
 
 def state_sql(q):
     """What journey state keeps of each person with an attempt (see ``journeys/state.py``):
-    every clean attempt (entry, stages, stage times, every entry breakdown), the first
-    touch's channel, the last touchpoint, the times of their touchpoints, capped or not."""
+    every clean attempt (entry, stages, stage times, every entry breakdown), the furthest of
+    them flat, the first touch's channel, the last touchpoint, the times of their touchpoints,
+    capped or not."""
+    best = pick_best_sql("A")
     return f"""SELECT person, arrayMap(a -> a.2, A) AS a_entry, arrayMap(a -> a.1, A) AS a_stage,
         arrayMap(a -> a.3, A) AS a_times, arrayMap(a -> a.5, A) AS a_values,
+        arrayMap(b -> b.1, B)[1] AS stage, arrayMap(b -> b.2, B)[1] AS entry, arrayMap(b -> b.3, B)[1] AS times,
+        arrayMap(b -> b.5, B)[1] AS vals,
+        arrayReduce('min', a_entry) AS entry_min, arrayReduce('max', a_entry) AS entry_max,
         first_channel, last_ts, touch_times, capped
-    FROM (SELECT person, {clean_attempts_sql(q)} AS A, first_channel, last_ts, touch_times, capped
-          FROM ({timelines_sql(q)}))"""
+    FROM (SELECT person, A, {best} AS B, first_channel, last_ts, touch_times, capped
+          FROM (SELECT person, {clean_attempts_sql(q)} AS A, first_channel, last_ts, touch_times, capped
+                FROM ({timelines_sql(q)})))"""
+
+
+# The people-list statuses, with how a list of them is headed ("people who … stage J");
+# ``status_sql`` has a condition for each.
+STATUSES = {
+    "reached": "reached",
+    "at": "are at",
+    "in_progress": "are in progress after",
+    "dropped": "dropped after",
+    "stalled": "stalled at or after",
+}
 
 
 def status_sql(q, stage=None):
-    """Conditions on a row of ``persons`` for each people-list status (any stage if None)."""
+    """Conditions on a row of ``persons`` for each of STATUSES (any stage if None)."""
     if stage is not None:
         q.params.values["stage"] = stage
     at = "stage = %(stage)s" if stage is not None else "stage >= 1"

@@ -2,6 +2,7 @@
 import base64
 import json
 
+from ..clock import DAY_MS
 from . import engine, state
 from .definitions import window_ms
 from .engine import QUERY_SETTINGS, Query
@@ -90,7 +91,7 @@ def _stage_info(journey, stage, entry, times, last_ts, as_of_ms):
     """Stage number and name, stage times, status of one person in one journey."""
     q_window = window_ms(journey)
     k = len(journey["stages"])
-    stalled = 0 < stage < k and last_ts < as_of_ms - journey["stall_after_days"] * engine.DAY_MS
+    stalled = 0 < stage < k and last_ts < as_of_ms - journey["stall_after_days"] * DAY_MS
     if stage == k:
         status = "completed"
     elif as_of_ms <= entry + q_window:

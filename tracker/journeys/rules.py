@@ -24,8 +24,19 @@ RULES = {
 RULE_COLUMNS = ("type", "name", "path", "utm_source", "utm_medium", "utm_campaign", "prop_keys", "prop_values",
                 "browser", "device")
 
-# Fields a rule may name; "path" picks "path_glob" when the value holds a '*'.
-RULE_FIELDS = ("type", "name", "path", "channel", "utm_source", "utm_medium", "utm_campaign", "props")
+# The fields a stage rule may name, in the editor's order, with the label people read there;
+# "path" picks "path_glob" when the value holds a '*'. The definition schema, the OpenAPI
+# document and the editor's form are all made from this table.
+RULE_FIELDS = {
+    "type": "Type",
+    "name": "Name",
+    "path": "Path",
+    "channel": "Channel",
+    "utm_source": "UTM source",
+    "utm_medium": "UTM medium",
+    "utm_campaign": "UTM campaign",
+    "props": "Properties",
+}
 
 # breakdown= value → SQL of the entry touchpoint (or of the person, for first touch).
 BREAKDOWNS = {

@@ -12,6 +12,7 @@ import json
 import time
 from dataclasses import dataclass, field
 
+from ..clock import now_ms  # noqa: F401  (the worker reads it as state.now_ms)
 from . import engine
 from .rules import ENTRY_BREAKDOWNS
 
@@ -21,14 +22,15 @@ ENGINE_VERSION = "1"
 _DISPLAY_ONLY = ("id", "name", "description")
 
 STATE_COLUMNS = ["site", "journey_id", "person", "build", "a_entry", "a_stage", "a_times", "a_values",
+                 "stage", "entry", "times", "vals", "entry_min", "entry_max",
                  "first_channel", "last_ts", "touch_times", "capped", "computed_at", "next_deadline", "version"]
 TRANSITION_COLUMNS = ["id", "site", "journey_id", "person", "kind", "run_ms", "from_stage", "to_stage", "at_ms",
                       "detected_ms", "dwell_ms", "cause_event_id", "cause_type", "cause_name", "cause_url",
                       "cause_channel", "cause_campaign", "build"]
 BUILD_COLUMNS = ["site", "journey_id", "build", "status", "persons", "transitions_done", "started_at",
                  "updated_at", "error", "version"]
-ENGINE_COLUMNS = ["person", "a_entry", "a_stage", "a_times", "a_values", "first_channel", "last_ts",
-                  "touch_times", "capped"]
+ENGINE_COLUMNS = ["person", "a_entry", "a_stage", "a_times", "a_values", "stage", "entry", "times", "vals",
+                  "entry_min", "entry_max", "first_channel", "last_ts", "touch_times", "capped"]
 
 
 def build_of(journey):
@@ -37,10 +39,6 @@ def build_of(journey):
     meaningful["stages"] = [stage["match"] for stage in journey["stages"]]
     text = json.dumps([ENGINE_VERSION, list(ENTRY_BREAKDOWNS), meaningful], sort_keys=True)
     return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
-
-
-def now_ms():
-    return int(time.time() * 1000)
 
 
 @dataclass
@@ -52,6 +50,12 @@ class PersonState:
     a_stage: list = field(default_factory=list)
     a_times: list = field(default_factory=list)
     a_values: list = field(default_factory=list)
+    stage: int = 0
+    entry: int = 0
+    times: list = field(default_factory=list)
+    vals: list = field(default_factory=list)
+    entry_min: int = 0
+    entry_max: int = 0
     first_channel: str = ""
     last_ts: int = 0
     touch_times: list = field(default_factory=list)
@@ -67,10 +71,6 @@ class PersonState:
     def attempts(self):
         """Clean attempts as ``[(entry, stage, times)]``."""
         return [(e, s, list(t)) for e, s, t in zip(self.a_entry, self.a_stage, self.a_times)]
-
-    @property
-    def stage(self):
-        return max(self.a_stage, default=0)
 
     def row(self, site, journey_id, build, version):
         values = dict(self.__dict__, site=site, journey_id=journey_id, build=build, version=version)
@@ -195,15 +195,29 @@ ATTEMPTS_UNTIL_AS_OF = ("arrayFilter(a -> a.2 <= %(as_of)s, arrayMap((e, s, t, v
                         "a_entry, a_stage, a_times, a_values))")
 
 
+# A person all of whose entries lie in the range: their furthest attempt of all is the one.
+_ALL_IN_RANGE = "entry_min >= %(start)s AND entry_max <= %(end)s"
+
+
+def _arrays_unless_all_in_range(name, empty):
+    # Those the flat columns answer get empty arrays: the lambdas below then cost them nothing.
+    return f"if({_ALL_IN_RANGE}, {empty}, {name})"
+
+
 def persons_sql(q, build):
     """Each person's chosen attempt from state (the furthest with its entry in the range), in
     the shape of ``engine.persons_sql``, so the funnel and people builders read either. ``q``
     is a ``state=True`` query (every entry breakdown is kept)."""
     q.params.values.update(journey_id=q.journey["id"], build=build)
-    attempts = ("arrayFilter(a -> a.2 >= %(start)s AND a.2 <= %(end)s, arrayMap((e, s, t, v) -> (s, e, t, toUInt8(0), v), "
-                "a_entry, a_stage, a_times, a_values))")
+    arrays = ", ".join(_arrays_unless_all_in_range(name, empty) for name, empty in (
+        ("a_entry", "emptyArrayUInt64()"), ("a_stage", "emptyArrayUInt8()"),
+        ("a_times", "CAST([] AS Array(Array(UInt64)))"), ("a_values", "CAST([] AS Array(Array(String)))")))
+    attempts = (f"arrayFilter(a -> a.2 >= %(start)s AND a.2 <= %(end)s, "
+                f"arrayMap((e, s, t, v) -> (s, e, t, toUInt8(0), v), {arrays}))")
+    chosen = f"if({_ALL_IN_RANGE}, [(stage, entry, times, toUInt8(0), vals)], {engine.pick_best_sql(attempts)})"
     return f"""SELECT person, best.1 AS stage, best.2 AS entry, best.3 AS times, last_ts, {engine.bd_sql(q, 'best.5')} AS bd
-    FROM (SELECT person, a_entry, a_stage, a_times, a_values, last_ts, first_channel
+    FROM (SELECT person, {chosen} AS chosen, last_ts, first_channel
           FROM journey_state FINAL
-          WHERE site = %(site)s AND journey_id = %(journey_id)s AND build = %(build)s AND notEmpty(a_entry))
-    ARRAY JOIN {engine.pick_best_sql(attempts)} AS best"""
+          WHERE site = %(site)s AND journey_id = %(journey_id)s AND build = %(build)s
+            AND entry_max >= %(start)s AND entry_min <= %(end)s)
+    ARRAY JOIN chosen AS best"""

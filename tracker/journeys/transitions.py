@@ -16,9 +16,9 @@ stage, time), never from when it was found, so deriving twice writes nothing new
 import hashlib
 from dataclasses import dataclass, field
 
+from ..clock import DAY_MS
 from .definitions import window_ms
 
-DAY_MS = 86_400_000
 KINDS = ("entered", "completed", "dropped", "stalled", "reactivated", "left")
 
 

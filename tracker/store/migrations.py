@@ -13,12 +13,13 @@ import re
 import time
 from pathlib import Path
 
+from ..resources import migrations_dir
 from .backend import StoreError
 from .locks import Lock
 
 log = logging.getLogger(__name__)
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+MIGRATIONS_DIR = migrations_dir()
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 COLUMNS = ["version", "name", "applied_at", "checksum"]
 

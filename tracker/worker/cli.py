@@ -11,10 +11,10 @@ import click
 @click.option("--once", is_flag=True, help="Run one round (when no other worker leads) and exit.")
 def worker(show_status, once):
     """Keep journey state and transitions current (one worker leads at a time; others wait)."""
-    from ..cli import _store
+    from ..cli import command_store
     from . import JourneyWorker, read_status
 
-    store = _store()
+    store = command_store()
     if show_status:
         status = read_status(store)
         click.echo(json.dumps(status, indent=2, default=str))

@@ -1,0 +1,175 @@
+"""The bodies the analytics API answers, as marshmallow schemas: the OpenAPI document is made
+from them, and the API's tests validate real answers against them, so neither drifts."""
+from marshmallow import Schema, fields
+
+from ..journeys.definitions import JourneySchema, WindowSchema
+
+Ms = fields.Integer  # a time in Unix milliseconds
+
+
+def _ms(description="", **kwargs):
+    return Ms(metadata={"description": description or "Unix milliseconds"}, **kwargs)
+
+
+def _maybe(field_class, description="", **kwargs):
+    """A field that is null when there is nothing to say (no stage yet, nobody to divide by)."""
+    return field_class(allow_none=True, metadata={"description": description}, **kwargs)
+
+
+def _traits():
+    return fields.Dict(keys=fields.String(), values=fields.String(),
+                       metadata={"description": "What identify said of the person: email, name, company…"})
+
+
+class ErrorSchema(Schema):
+    """Every failure: a sentence, and for bad input the fields at fault."""
+
+    error = fields.String(required=True)
+    fields_ = fields.Dict(data_key="fields", keys=fields.String(), values=fields.String(),
+                          metadata={"description": "name (\"stages.2.match.path\") → what is wrong"})
+
+
+class StoredJourneySchema(JourneySchema):
+    """A journey as stored: its definition and its id."""
+
+    id = fields.String(required=True)
+
+
+class JourneyListSchema(Schema):
+    journeys = fields.List(fields.Nested(StoredJourneySchema), required=True)
+
+
+class StageFiguresSchema(Schema):
+    """One stage of a funnel; times are seconds, null where nobody reached the stage."""
+
+    name = fields.String(required=True)
+    reached = fields.Integer(required=True)
+    in_progress = fields.Integer(required=True, metadata={"description": "At this stage, window still open"})
+    dropped = fields.Integer(required=True, metadata={"description": "At this stage, window closed"})
+    stalled = fields.Integer(required=True, metadata={"description": "At this stage, and no touchpoint for "
+                                                                     "stall_after_days"})
+    conversion_from_previous = _maybe(fields.Float)
+    conversion_from_start = _maybe(fields.Float)
+    median_seconds_from_previous = _maybe(fields.Float)
+    p90_seconds_from_previous = _maybe(fields.Float)
+    median_seconds_from_start = _maybe(fields.Float)
+    p90_seconds_from_start = _maybe(fields.Float)
+
+
+class BreakdownRowSchema(Schema):
+    value = fields.String(required=True)
+    people = fields.Integer(required=True)
+    stages = fields.List(fields.Nested(StageFiguresSchema), required=True)
+
+
+class FunnelSchema(Schema):
+    """A journey's funnel for the entries in [from, to], as of as_of."""
+
+    journey = fields.String(required=True)
+    order = fields.String(required=True)
+    window = fields.Nested(WindowSchema, required=True)
+    from_ = _ms("First entry time", data_key="from", required=True)
+    to = _ms("Last entry time", required=True)
+    as_of = _ms("The time the figures are as of", required=True)
+    people = fields.Integer(required=True, metadata={"description": "People who entered"})
+    stages = fields.List(fields.Nested(StageFiguresSchema), required=True)
+    breakdown_by = fields.String(metadata={"description": "Only with ?breakdown="})
+    breakdown = fields.List(fields.Nested(BreakdownRowSchema), metadata={"description": "Only with ?breakdown="})
+
+
+class StageReachedSchema(Schema):
+    name = fields.String(required=True)
+    reached_ms = _maybe(Ms, "When the person reached it, null if not")
+
+
+class PlaceSchema(Schema):
+    """Where a person is in one journey."""
+
+    stage = fields.Integer(required=True, metadata={"description": "Stages reached; 0 = not entered"})
+    stage_name = _maybe(fields.String, required=True)
+    stage_time_ms = _maybe(Ms, "When the current stage was reached")
+    entered_ms = _maybe(Ms, "When the person entered (their stage-1 touchpoint)")
+    status = fields.String(required=True, metadata={"description": "completed, in_progress, dropped or not_entered"})
+    stalled = fields.Boolean(required=True)
+    stages = fields.List(fields.Nested(StageReachedSchema), required=True)
+    last_touch_ms = _maybe(Ms, "The person's last touchpoint")
+
+
+class ListedPersonSchema(PlaceSchema):
+    """A person in a journey's people list."""
+
+    person = fields.String(required=True)
+    traits = _traits()
+
+
+class PeoplePageSchema(Schema):
+    """A page of a journey's people; pass next_cursor as ?cursor= for the next (null: the last page)."""
+
+    people = fields.List(fields.Nested(ListedPersonSchema), required=True)
+    next_cursor = _maybe(fields.String, required=True)
+    as_of = _ms(required=True)
+    status = fields.String(required=True)
+    stage = _maybe(fields.Integer, required=True)
+
+
+class FoundPersonSchema(Schema):
+    person = fields.String(required=True)
+    traits = _traits()
+
+
+class SearchResultSchema(Schema):
+    people = fields.List(fields.Nested(FoundPersonSchema), required=True)
+
+
+class TouchpointSchema(Schema):
+    """One touchpoint of a person's timeline."""
+
+    time_ms = _ms(required=True)
+    event_id = fields.String(required=True)
+    visitor_id = fields.String(required=True)
+    session_id = fields.String(required=True)
+    type = fields.String(required=True)
+    name = fields.String(required=True)
+    url = fields.String(required=True)
+    path = fields.String(required=True)
+    title = fields.String(required=True)
+    referrer_host = fields.String(required=True)
+    channel = fields.String(required=True)
+    utm_source = fields.String(required=True)
+    utm_medium = fields.String(required=True)
+    utm_campaign = fields.String(required=True)
+    browser = fields.String(required=True)
+    device = fields.String(required=True)
+    props = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+
+
+class SessionSchema(Schema):
+    """One visit: touchpoints of one visitor with no 30-minute gap (by event time), oldest first."""
+
+    session_id = fields.String(required=True)
+    visitor_id = fields.String(required=True)
+    start_ms = _ms(required=True)
+    end_ms = _ms(required=True)
+    channel = fields.String(required=True)
+    campaign = fields.String(required=True)
+    source = fields.String(required=True)
+    device = fields.String(required=True)
+    touchpoints = fields.List(fields.Nested(TouchpointSchema), required=True)
+
+
+class JourneyPlaceSchema(PlaceSchema):
+    id = fields.String(required=True)
+    name = fields.String(required=True)
+
+
+class PersonPageSchema(Schema):
+    """Everything known of one person as of a time."""
+
+    person = fields.String(required=True)
+    traits = _traits()
+    visitor_ids = fields.List(fields.String(), required=True)
+    journeys = fields.List(fields.Nested(JourneyPlaceSchema), required=True)
+    touchpoints = fields.Integer(required=True, metadata={"description": "How many (at most 5,000 are listed)"})
+    truncated = fields.Boolean(required=True)
+    sessions = fields.List(fields.Nested(SessionSchema), required=True)
+    as_of = _ms(required=True)
