@@ -24,6 +24,8 @@ from datetime import date, datetime, timezone
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from .. import clock
+from ..clock import DAY_MS
 from ..errors import field_errors
 from ..journeys import definitions as journeys
 from ..journeys.definitions import ID_PATTERN, MatchSchema
@@ -31,7 +33,6 @@ from .addresses import AddressRefused, resolve
 
 COLUMNS = ["site", "automation_id", "definition", "secret", "enabled", "since_ms", "disabled_reason", "deleted",
            "version"]
-DAY_MS = 86_400_000
 REENTRY = ("once_per_run", "every_time", "once_per_person")
 # Trigger → the transition kind that fires it (the scheduled ones start at an ``entered``).
 TRIGGER_KINDS = {"entered": "entered", "dropped_after": "dropped", "stalled_at": "stalled",
@@ -239,7 +240,7 @@ def save(store, site, automation_id, definition, now_ms=None):
     """Store a validated definition (create or replace). Returns the signing secret when it
     was made now (the first save), else None."""
     previous = get(store, site, automation_id)
-    now_ms = now_ms or int(time.time() * 1000)
+    now_ms = now_ms or clock.now_ms()
     made = None if previous else new_secret()
     secret = previous["secret"] if previous else made
     _write(store, site, automation_id, definition, secret, since_of(definition, previous, now_ms))

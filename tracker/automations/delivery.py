@@ -15,6 +15,8 @@ from urllib.parse import urlparse
 
 from standardwebhooks.webhooks import Webhook
 
+from ..clock import DAY_MS
+
 from .addresses import AddressRefused, resolve
 
 # Waits after the 1st, 2nd … failed try (about 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h); after
@@ -22,7 +24,7 @@ from .addresses import AddressRefused, resolve
 BACKOFF_MS = [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000]
 MAX_ATTEMPTS = len(BACKOFF_MS) + 1
 TIMEOUT_SECONDS = 10
-RETRY_AFTER_MAX_MS = 86_400_000  # a Retry-After longer than a day is read as a day
+RETRY_AFTER_MAX_MS = DAY_MS  # a Retry-After longer than a day is read as a day
 USER_AGENT = "tracker-webhooks/1"
 
 

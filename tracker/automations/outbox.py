@@ -10,6 +10,8 @@ process that dies mid-send leaves it to be sent again by the next leader, with t
 import hashlib
 import time
 
+from .. import clock
+
 COLUMNS = ["site", "automation_id", "delivery_id", "person", "trigger", "stage", "at_ms", "run_ms", "due_ms",
            "next_ms", "status", "attempts", "last_code", "last_error", "created_ms", "delivered_ms", "payload",
            "version"]
@@ -157,6 +159,6 @@ def retry(store, site, automation_id, delivery, now_ms=None):
         return None
     if found["status"] == "pending":
         raise ValueError("this delivery is pending already")
-    found.update(status="pending", next_ms=now_ms or int(time.time() * 1000), last_error="retry asked by hand")
+    found.update(status="pending", next_ms=now_ms or clock.now_ms(), last_error="retry asked by hand")
     write(store, [found])
     return found

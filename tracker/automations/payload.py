@@ -62,7 +62,7 @@ def sample(site, journey, automation, now_ms, public_url):
     """A made-up delivery of ``automation`` (``POST …/test``), marked ``"test": true``."""
     stage = max(1, min(len(journey["stages"]), trigger_stage(automation["definition"]) or 1))
     transition = {"person": SAMPLE_PERSON, "from_stage": stage - 1, "to_stage": stage, "at_ms": now_ms,
-                  "run_ms": now_ms - 3 * DAY_MS, "dwell_ms": 86_400_000, "cause_type": "pageview",
+                  "run_ms": now_ms - 3 * DAY_MS, "dwell_ms": DAY_MS, "cause_type": "pageview",
                   "cause_name": "", "cause_url": "https://example.com/sample", "cause_channel": "direct",
                   "cause_campaign": ""}
     parsed = json.loads(body(site, journey, automation, transition, {"email": "sample@example.com"}, now_ms,

@@ -11,17 +11,13 @@ import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
 
+from ..clock import now_ms as real_clock
 from . import definitions, outbox, payload, triggers
 from .delivery import outcome, post
 
 log = logging.getLogger(__name__)
 
 BATCH = 500
-
-
-def real_clock():
-    """Now, in Unix milliseconds."""
-    return int(time.time() * 1000)
 
 
 class Sender:

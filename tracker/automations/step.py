@@ -11,12 +11,13 @@ the same moment again under a new build) is the same delivery: the outbox holds 
 import logging
 import time
 
+from ..clock import now_ms as real_clock
 from ..journeys import definitions as journey_definitions
 from ..journeys import state
 from ..journeys.persons import traits_of
 from . import definitions, outbox, payload, triggers
 from .feed import TransitionFeed
-from .sender import Sender, real_clock
+from .sender import Sender
 
 log = logging.getLogger(__name__)
 

@@ -1,10 +1,10 @@
 """Recently moved (who entered, stalled or dropped where, newest first: what a sales rep opens
 in the morning) and a journey's day-0 view (cohorts by week of entry × days since their own
 day 0), both read from the transitions the journey worker records."""
-import time
+from flask import abort, render_template, request
 
-from flask import abort, current_app, render_template, request
-
+from .. import current
+from ..clock import DAY_MS, now_ms
 from ..journeys import cohorts, definitions, moves, persons, state
 from ..journeys.definitions import window_ms
 from . import bp
@@ -12,16 +12,11 @@ from .journeys import _journey
 from .overview import site_name
 from .security import site_required
 
-DAY_MS = 86_400_000
 PERIODS = {"1": "the last 24 hours", "7": "the last 7 days", "30": "the last 30 days", "90": "the last 90 days"}
 KIND_LABELS = {"entered": "entered", "stalled": "stalled at", "dropped": "dropped after", "reactivated": "came back at",
                "completed": "completed", "left": "left"}
 DEFAULT_KINDS = ("entered", "stalled", "dropped")
 PAGE_SIZE = 50
-
-
-def _store():
-    return current_app.extensions["store"]
 
 
 def _filters(journeys):
@@ -41,9 +36,9 @@ def _filters(journeys):
 def recently_moved(site):
     """Who entered, stalled or dropped at which stage (filterable by journey, kind, stage and
     period), newest first, a page at a time."""
-    journeys = definitions.list_all(_store(), site)
+    journeys = definitions.list_all(current.store(), site)
     chosen = _filters(journeys)
-    builds = state.readable_builds(_store(), site, journeys)
+    builds = state.readable_builds(current.store(), site, journeys)
     if chosen["journey"]:
         builds = {j: b for j, b in builds.items() if j == chosen["journey"]}
     cursor = None
@@ -52,13 +47,13 @@ def recently_moved(site):
             cursor = moves.decode_cursor(request.args["cursor"])
         except ValueError:
             abort(400, "This page link is broken; go back to the first page.")
-    now = int(time.time() * 1000)
-    rows, next_cursor = moves.recent(_store(), site, builds, chosen["kind"], chosen["stage"],
+    now = now_ms()
+    rows, next_cursor = moves.recent(current.store(), site, builds, chosen["kind"], chosen["stage"],
                                      now - int(chosen["days"]) * DAY_MS, now, PAGE_SIZE, cursor)
     by_id = {j["id"]: j for j in journeys}
     return render_template("moved.html", site=site, site_name=site_name(site), rows=rows, journeys=journeys,
                            by_id=by_id, chosen=chosen, periods=PERIODS, kind_labels=KIND_LABELS,
-                           traits=persons.traits_of(_store(), site, sorted({r["person"] for r in rows})),
+                           traits=persons.traits_of(current.store(), site, sorted({r["person"] for r in rows})),
                            building=[j for j in journeys if j["id"] not in builds and
                                      (not chosen["journey"] or j["id"] == chosen["journey"])],
                            next_cursor=next_cursor, nav="moved")
@@ -75,9 +70,9 @@ def day0(site, journey_id):
     stage = int(stage) if stage.isdigit() and 1 <= int(stage) <= k else k
     weeks = request.args.get("weeks", "8")
     weeks = int(weeks) if weeks in ("4", "8", "12", "26") else 8
-    build = state.readable_builds(_store(), site, [journey]).get(journey_id)
+    build = state.readable_builds(current.store(), site, [journey]).get(journey_id)
     offsets = cohorts.offsets_for(window_ms(journey))
-    found = cohorts.day0(_store(), site, journey, build, weeks, int(time.time() * 1000), offsets) if build else None
+    found = cohorts.day0(current.store(), site, journey, build, weeks, now_ms(), offsets) if build else None
     chart = _chart(found, stage, offsets) if found else None
     return render_template("day0.html", site=site, site_name=site_name(site), journey=journey, stage=stage,
                            weeks=weeks, offsets=offsets, found=found, chart=chart, nav="journeys")

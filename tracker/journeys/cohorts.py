@@ -7,7 +7,8 @@ is measured on the days it has lived, not diluted by people who could not have g
 """
 from datetime import date, datetime, timedelta, timezone
 
-DAY_MS = 86_400_000
+from ..clock import DAY_MS
+
 OFFSETS = (0, 1, 2, 3, 7, 14, 21, 30, 60, 90)
 NOT_REACHED = 1_000_000  # days: a stage the run never reached
 
