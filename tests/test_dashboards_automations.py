@@ -7,18 +7,11 @@ import time
 import pytest
 
 from helpers import send
-from receiver import Receiver
 from test_dashboards import HOSTILE, csrf_of, logged_in, user  # noqa: F401  (fixtures)
+from test_automations import receiver  # noqa: F401  (fixture)
 from test_dashboards_journeys import journey, seed_people  # noqa: F401  (fixture)
 from tracker.automations import Automations, definitions
 from tracker.worker import JourneyWorker
-
-
-@pytest.fixture
-def receiver():
-    found = Receiver()
-    yield found
-    found.stop()
 
 
 @pytest.fixture

@@ -131,6 +131,8 @@
       select.addEventListener("change", update);
       update();
     });
+    var errors = document.querySelector("form.automation-form") && document.getElementById("errors");
+    if (errors) errors.focus();
   }
 
   function day0Chart() {

@@ -45,12 +45,13 @@ class Sender:
         while time.monotonic() < deadline:
             now = self.clock()
             room = self.threads * 4 - len(self.in_flight)
-            batch = self._sendable(outbox.due(self.store, now, min(BATCH, room), exclude=self.in_flight), now) \
-                if room > 0 else []
+            if room <= 0:
+                break
+            automations = self._automations()
+            batch = self._sendable(outbox.due(self.store, now, min(BATCH, room), exclude=self.in_flight), automations)
             if not batch:
                 break
             self._claim(batch, now)
-            automations = self._automations()
             submitted = []
             for delivery in batch:
                 automation = automations[(delivery["site"], delivery["automation_id"])]
@@ -76,13 +77,12 @@ class Sender:
         """Push each delivery's next try past the time a send can take, before sending it."""
         outbox.write(self.store, [dict(d, next_ms=now + outbox.CLAIM_MS) for d in batch])
 
-    def _sendable(self, batch, now):
+    def _sendable(self, batch, automations):
         """The deliveries of ``batch`` to send; the others are closed here: cancelled (the
         automation is disabled, deleted, or its trigger was edited) or skipped (a no_touchpoint
         whose person did touch, checked when it first comes due)."""
         if not batch:
             return []
-        automations = self._automations()
         closed, keep, silent = [], [], {}
         for d in batch:
             automation = automations.get((d["site"], d["automation_id"]))

@@ -48,6 +48,11 @@ class Automations:
     def close(self):
         self.sender.close()
 
+    def status(self):
+        """Totals since start, for the worker's status (``tracker worker --status``)."""
+        return dict(self.totals, **self.sender.totals, in_flight=len(self.sender.in_flight),
+                    feed_watermark=self.feed.watermark)
+
     def lead(self):
         """A worker that has just become the leader starts where the last one left off."""
         self.feed.load()

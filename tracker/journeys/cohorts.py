@@ -1,16 +1,19 @@
 """The day-0 view: people by the week they entered a journey, and the share of them at each
 stage N days after their own day 0 (the start of their run: their stage-1 touchpoint).
 
-Read from the ``entered`` transitions of the journey's current build, one row per run. A run
-counts on day N once N days have passed since its own day 0 (``eligible``), so a young cohort
-is measured on the days it has lived, not diluted by people who could not have got there yet.
+Read from the ``entered`` transitions of the journey's current build, counted in ClickHouse by
+(week of day 0, days since day 0 now, stage, days from day 0 to that stage): a few thousand
+rows, whatever the number of people. A run counts on day N once N days have passed since its
+own day 0 (``eligible``), so a young cohort is measured on the days it has lived, not diluted
+by people who could not have got there yet. A run enters each stage once in the log; when a
+late touchpoint moved a stage earlier, the log holds both times and that run counts twice at
+that stage (deduplicating by person would cost a GROUP BY over every person).
 """
 from datetime import date, datetime, timedelta, timezone
 
 from ..clock import DAY_MS
 
 OFFSETS = (0, 1, 2, 3, 7, 14, 21, 30, 60, 90)
-NOT_REACHED = 1_000_000  # days: a stage the run never reached
 
 
 def offsets_for(window_ms):
@@ -20,24 +23,14 @@ def offsets_for(window_ms):
     return shown if shown[-1] == last else shown + [last]
 
 
-def day0_sql(k):
-    """Per (week of entry, day offset): runs eligible, and per stage those that had reached it.
-    ``k`` (the number of stages) is ours, never a request's."""
-    reached = ", ".join(f"if(countIf(to_stage = {j}) > 0, minIf(day, to_stage = {j}), {NOT_REACHED})"
-                        for j in range(1, k + 1))
-    return f"""
-        SELECT week, d, count() AS eligible, sumForEach(arrayMap(x -> toUInt64(x <= d), reached)) AS reached_by
-        FROM (
-            SELECT person, run_ms, toString(toMonday(toDate(toDateTime(intDiv(run_ms, 1000))))) AS week,
-                   [{reached}] AS reached
-            FROM (SELECT person, run_ms, to_stage, intDiv(at_ms - run_ms, {DAY_MS}) AS day
-                  FROM journey_transitions
-                  WHERE site = %(site)s AND journey_id = %(journey)s AND build = %(build)s AND kind = 'entered'
-                    AND at_ms >= %(start)s AND run_ms >= %(start)s AND run_ms < %(end)s)
-            GROUP BY person, run_ms)
-        ARRAY JOIN %(offsets)s AS d
-        WHERE run_ms + d * {DAY_MS} <= %(now)s
-        GROUP BY week, d ORDER BY week, d"""
+DAY0_SQL = f"""
+    SELECT toString(toMonday(toDate(toDateTime(intDiv(run_ms, 1000))))) AS week,
+           least(intDiv(%(now)s - run_ms, {DAY_MS}), %(last)s) AS age, to_stage,
+           least(intDiv(at_ms - run_ms, {DAY_MS}), %(last)s + 1) AS day, count() AS runs
+    FROM journey_transitions
+    WHERE site = %(site)s AND journey_id = %(journey)s AND build = %(build)s AND kind = 'entered'
+      AND at_ms >= %(start)s AND run_ms >= %(start)s AND run_ms <= %(now)s
+    GROUP BY week, age, to_stage, day"""
 
 
 def monday(day):
@@ -50,16 +43,22 @@ def day0(store, site, journey, build, weeks, now_ms, offsets):
     today = datetime.fromtimestamp(now_ms // 1000, tz=timezone.utc).date()
     first = monday(today) - timedelta(weeks=weeks - 1)
     start = int((first - date(1970, 1, 1)).total_seconds() * 1000)
-    rows = store.query(day0_sql(len(journey["stages"])),
-                       {"site": site, "journey": journey["id"], "build": build, "start": start, "end": now_ms + 1,
-                        "now": now_ms, "offsets": list(offsets)})
+    rows = store.query(DAY0_SQL, {"site": site, "journey": journey["id"], "build": build, "start": start,
+                                  "now": now_ms, "last": max(offsets)})
     k = len(journey["stages"])
-    cohorts = {(first + timedelta(weeks=i)).isoformat(): {} for i in range(weeks)}
+    counted = {(first + timedelta(weeks=i)).isoformat(): [] for i in range(weeks)}
+    for week, age, stage, day, runs in rows:
+        counted.setdefault(week, []).append((age, stage, day, runs))
     totals = {d: {"eligible": 0, "reached": [0] * k} for d in offsets}
-    for week, d, eligible, reached in rows:
-        cohorts.setdefault(week, {})[d] = {"eligible": eligible, "reached": list(reached)}
-        totals[d]["eligible"] += eligible
-        totals[d]["reached"] = [a + b for a, b in zip(totals[d]["reached"], reached)]
-    shown = [{"week": week, "people": days.get(0, {}).get("eligible", 0), "days": days}
-             for week, days in sorted(cohorts.items(), reverse=True)]
+    shown = []
+    for week, found in sorted(counted.items(), reverse=True):
+        days = {}
+        for d in offsets:
+            cell = {"eligible": sum(n for age, stage, _, n in found if stage == 1 and age >= d),
+                    "reached": [sum(n for age, stage, day, n in found if stage == j and day <= d and age >= d)
+                                for j in range(1, k + 1)]}
+            days[d] = cell
+            totals[d]["eligible"] += cell["eligible"]
+            totals[d]["reached"] = [a + b for a, b in zip(totals[d]["reached"], cell["reached"])]
+        shown.append({"week": week, "people": days[0]["eligible"], "days": days})
     return {"weeks": shown, "totals": totals}

@@ -172,7 +172,8 @@ class JourneyWorker:
     def _save_status(self, journeys):
         status = {"worker": self.name, "heartbeat": int(time.time()), "watermark": self.feed.watermark,
                   "lag_seconds": self.feed.lag(), "last_round_ms": self.last_round_ms, "totals": self.totals,
-                  "last_error": self.last_error, "journeys": len(journeys)}
+                  "last_error": self.last_error, "journeys": len(journeys),
+                  "automations": self.automations.status()}
         self.store.insert("worker_status", ["name", "value", "version"],
                           [("status", json.dumps(status), time.time_ns())])
 
