@@ -117,7 +117,8 @@ def test_drop_off_list_and_csv(logged_in, seeded):
 
 def form_for(html, **fields):
     """The editor's form fields as the browser would post them."""
-    data = {"csrf_token": csrf_of(html), "name": "Trial to paid", "window_days": "7", "stall_after_days": "3",
+    data = {"csrf_token": csrf_of(html), "name": "Trial to paid", "window_value": "7", "window_unit": "day",
+            "stall_after_days": "3",
             "order": "ordered", "description": ""}
     data.update(fields)
     return data
@@ -147,7 +148,14 @@ def test_editor_preview_save_and_bad_rule(logged_in, seeded, store):
     assert saved.status_code == 302 and saved.headers["Location"].endswith("/journeys/quick/")
     assert [s["name"] for s in definitions.get(store, site, "quick")["stages"]] == ["Pricing", "Bought"]
     edit = logged_in.get(f"/dashboard/{site}/journeys/quick/edit").get_data(as_text=True)
-    assert 'value="Bought"' in edit
+    assert 'value="Bought"' in edit and "Journey state: waiting for the journey worker" in edit
+    minutes = logged_in.post(f"/dashboard/{site}/journeys/quick/edit",
+                             data=form_for(edit, action="save", window_value="15", window_unit="minute", **stages))
+    assert minutes.status_code == 302
+    assert definitions.get(store, site, "quick")["window"] == {"value": 15, "unit": "minute"}
+    too_long = logged_in.post(f"/dashboard/{site}/journeys/quick/edit",
+                              data=form_for(edit, action="save", window_value="1441", window_unit="minute", **stages))
+    assert too_long.status_code == 400 and "Window" in too_long.get_data(as_text=True)
 
 
 def test_journey_pages_need_the_site(logged_in, store, journey):
@@ -175,3 +183,20 @@ def test_search_and_prospect_page(logged_in, seeded):
     evil = logged_in.get(f"/dashboard/{site}/people/=evil").get_data(as_text=True)
     assert "<img src=x" not in evil and "&lt;img src=x" in evil
     assert logged_in.get(f"/dashboard/{site}/people/nobody-at-all").status_code == 404
+
+
+def test_pages_read_journey_state_once_built(logged_in, seeded, store):
+    from tracker.worker import JourneyWorker
+
+    site = seeded["site"]
+    funnel = logged_in.get(f"/dashboard/{site}/journeys/trial/").get_data(as_text=True)
+    assert "computed from the touchpoints while the journey's state is rebuilt" in funnel
+    worker = JourneyWorker(store)
+    worker.run_once()
+    worker.stop()
+    funnel = logged_in.get(f"/dashboard/{site}/journeys/trial/").get_data(as_text=True)
+    assert "rebuilt" not in funnel and ">Stalled</th>" in funnel
+    bob = logged_in.get(f"/dashboard/{site}/people/bob").get_data(as_text=True)
+    assert "Stage history" in bob and "<strong>dropped</strong> after" in bob
+    ann = logged_in.get(f"/dashboard/{site}/people/ann").get_data(as_text=True)
+    assert "<strong>completed</strong> the journey" in ann

@@ -15,6 +15,7 @@ from ..journeys import reports
 from ..journeys.definitions import MAX_STAGES
 from ..journeys.engine import STATUSES
 from ..journeys.rules import BREAKDOWNS
+from ..journeys.transitions import KINDS as TRANSITION_KINDS
 from . import openapi
 
 DEFAULT_DAYS = 30
@@ -46,6 +47,20 @@ class TimeMs(fields.String):
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=timezone.utc)
         return int(parsed.timestamp() * 1000)
+
+
+class TransitionCursor(fields.String):
+    """The opaque ``next_cursor`` of a previous page of transitions; loads as (at, id)."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return reports.encode_cursor(*value) if value else None
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        try:
+            at, transition_id = reports.decode_cursor(super()._deserialize(value, attr, data, **kwargs))
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
+        return at, transition_id
 
 
 class Cursor(fields.String):
@@ -116,6 +131,23 @@ class PeopleArgs(QueryArgs):
         return data
 
 
+class TransitionArgs(QueryArgs):
+    """Who moved in a journey, newest first."""
+
+    since = TimeMs(metadata={"description": "Transitions from this time on (default 30 days ago)"})
+    kind = fields.List(_one_of(TRANSITION_KINDS), metadata={"description": "Only these kinds (repeatable)"})
+    stage = _whole(1, MAX_STAGES, metadata={"description": "Only transitions to this stage"})
+    limit = _whole(1, 500, load_default=50)
+    cursor = TransitionCursor(metadata={"description": "next_cursor of the previous page"})
+
+    @post_load
+    def _defaults(self, data, **kwargs):
+        data.setdefault("since", now_ms() - DEFAULT_DAYS * DAY_MS)
+        for key in ("kind", "stage", "cursor"):
+            data.setdefault(key, None)
+        return data
+
+
 class SearchArgs(QueryArgs):
     """Text to find in a person's email, user id, name or company."""
 
@@ -143,10 +175,20 @@ class PersonArgs(QueryArgs):
         return {"as_of": data.get("as_of", now_ms())}
 
 
+def _plain(schema, args):
+    """A query string as a dict: a list field takes every value given (``kind=a&kind=b`` or
+    ``kind=a,b``), any other field its first."""
+    if not hasattr(args, "getlist"):
+        return args
+    lists = {field.data_key or name for name, field in schema.fields.items() if isinstance(field, fields.List)}
+    return {key: [v for value in args.getlist(key) for v in value.split(",") if v] if key in lists else args[key]
+            for key in args}
+
+
 def load_args(schema, args):
     """``args`` loaded by ``schema``, or a 400 naming every bad field."""
     try:
-        return schema.load(args)
+        return schema.load(_plain(schema, args))
     except ValidationError as exc:
         fields_ = field_errors(exc.messages)
         raise ApiError(400, "invalid " + "; ".join(f"{k}: {v}" for k, v in fields_.items()), fields_) from None

@@ -29,10 +29,33 @@ class ErrorSchema(Schema):
                           metadata={"description": "name (\"stages.2.match.path\") → what is wrong"})
 
 
+class BuildSchema(Schema):
+    """Journey state being built for a definition (until ready, reads use the live engine)."""
+
+    status = fields.String(required=True, metadata={"description": "waiting, building, transitions (readable, "
+                                                                   "history being derived), ready or failed"})
+    persons = fields.Integer(required=True)
+    transitions_done = fields.Integer(required=True, metadata={"description": "People whose history is derived"})
+    started_at = fields.Integer()
+    updated_at = fields.Integer()
+    error = fields.String()
+
+
 class StoredJourneySchema(JourneySchema):
-    """A journey as stored: its definition and its id."""
+    """A journey as stored: its definition and its id (and, when read one by one, its state)."""
 
     id = fields.String(required=True)
+    state = fields.Nested(BuildSchema, metadata={"description": "The journey state of this definition"})
+
+
+class SourceSchema(Schema):
+    """Where figures come from: kept journey state (milliseconds), or the touchpoints themselves
+    through the live engine (a past as_of, a journey whose state is being built)."""
+
+    source = fields.String(required=True, metadata={"description": "state or live"})
+    reason = fields.String(metadata={"description": "Why live"})
+    rebuild = fields.Nested(BuildSchema, allow_none=True, metadata={"description": "The build under way"})
+    state_lag_seconds = _maybe(fields.Integer, "How far the journey worker is behind arrivals")
 
 
 class JourneyListSchema(Schema):
@@ -62,7 +85,7 @@ class BreakdownRowSchema(Schema):
     stages = fields.List(fields.Nested(StageFiguresSchema), required=True)
 
 
-class FunnelSchema(Schema):
+class FunnelSchema(SourceSchema):
     """A journey's funnel for the entries in [from, to], as of as_of."""
 
     journey = fields.String(required=True)
@@ -102,7 +125,7 @@ class ListedPersonSchema(PlaceSchema):
     traits = _traits()
 
 
-class PeoplePageSchema(Schema):
+class PeoplePageSchema(SourceSchema):
     """A page of a journey's people; pass next_cursor as ?cursor= for the next (null: the last page)."""
 
     people = fields.List(fields.Nested(ListedPersonSchema), required=True)
@@ -157,9 +180,56 @@ class SessionSchema(Schema):
     touchpoints = fields.List(fields.Nested(TouchpointSchema), required=True)
 
 
+class HistorySchema(Schema):
+    """A stage change of the person (see the transitions list)."""
+
+    kind = fields.String(required=True)
+    from_stage = fields.Integer(required=True)
+    to_stage = fields.Integer(required=True)
+    at = _ms(required=True)
+    dwell_seconds = fields.Float(required=True, metadata={"description": "Time spent in the stage before"})
+    run = _ms("The pass through the journey it belongs to (its entry)", required=True)
+
+
 class JourneyPlaceSchema(PlaceSchema):
     id = fields.String(required=True)
     name = fields.String(required=True)
+    source = fields.String(required=True, metadata={"description": "state or live"})
+    capped = fields.Boolean(metadata={"description": "Only the person's latest touchpoints counted (very many)"})
+    history = fields.List(fields.Nested(HistorySchema), required=True,
+                          metadata={"description": "Stage changes, oldest first (kept journey state only)"})
+
+
+class CauseSchema(Schema):
+    """The touchpoint that caused a transition (none for time-driven kinds)."""
+
+    event_id = fields.String(required=True)
+    type = fields.String(required=True)
+    name = fields.String(required=True)
+    url = fields.String(required=True)
+    channel = fields.String(required=True)
+    campaign = fields.String(required=True)
+
+
+class TransitionSchema(Schema):
+    id = fields.String(required=True)
+    person = fields.String(required=True)
+    kind = fields.String(required=True, metadata={"description": "entered, completed, dropped, stalled, "
+                                                                 "reactivated or left"})
+    from_stage = fields.Integer(required=True)
+    to_stage = fields.Integer(required=True)
+    at = _ms("When it happened (the touchpoint's time, or the deadline)", required=True)
+    detected_at = _ms("When the journey worker recorded it", required=True)
+    dwell_seconds = fields.Float(required=True)
+    run = _ms(required=True)
+    cause = fields.Nested(CauseSchema, allow_none=True, required=True)
+
+
+class TransitionPageSchema(Schema):
+    """Who moved, newest first; pass next_cursor as ?cursor= for more (null: no more)."""
+
+    transitions = fields.List(fields.Nested(TransitionSchema), required=True)
+    next_cursor = _maybe(fields.String, required=True)
 
 
 class PersonPageSchema(Schema):

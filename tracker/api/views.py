@@ -3,11 +3,11 @@ from flask import Blueprint, current_app, jsonify, request
 
 from .. import current
 from ..errors import ApiError
-from ..journeys import definitions, persons, reports
+from ..journeys import definitions, persons, reports, state
 from ..journeys.definitions import JourneySchema
 from . import openapi, schemas
 from .auth import site_access
-from .params import FunnelArgs, PeopleArgs, PersonArgs, SearchArgs, query_args
+from .params import FunnelArgs, PeopleArgs, PersonArgs, SearchArgs, TransitionArgs, query_args
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -61,8 +61,10 @@ def put_journey(site, journey_id):
 @site_access
 @openapi.documented(answer=schemas.StoredJourneySchema)
 def get_journey(site, journey_id):
-    """One journey's definition."""
-    return _journey(site, journey_id)
+    """One journey's definition, with the state of its journey state (``state.status``: ready,
+    or the progress of a build)."""
+    journey = _journey(site, journey_id)
+    return dict(journey, state=state.build_progress(state.build_status(current.store(), site, journey)))
 
 
 @bp.delete("/sites/<site>/journeys/<journey_id>")
@@ -80,12 +82,14 @@ def delete_journey(site, journey_id):
 @query_args(FunnelArgs)
 @openapi.documented(answer=schemas.FunnelSchema)
 def funnel(site, journey_id, query):
-    """Reached, in progress, dropped and times per stage, for entries between from and to."""
+    """Reached, in progress, dropped, stalled and times per stage, for entries between from and
+    to; from kept journey state (``source``), or live for a past as_of or while it is built."""
     journey = _journey(site, journey_id)
     start, end, as_of = query["start"], query["end"], query["as_of"]
-    result = reports.funnel(current.store(), journey, site, start, end, as_of, query["breakdown"])
+    build, about = reports.source(current.store(), site, journey, as_of)
+    result = reports.funnel(current.store(), journey, site, start, end, as_of, query["breakdown"], build)
     return dict(result, journey=journey_id, order=journey["order"], window=journey["window"],
-                **{"from": start, "to": end, "as_of": as_of})
+                **{"from": start, "to": end, "as_of": as_of}, **about)
 
 
 @bp.get("/sites/<site>/journeys/<journey_id>/people")
@@ -99,14 +103,45 @@ def journey_people(site, journey_id, query):
     if query["stage"] is not None and query["stage"] > stages:
         raise ApiError(400, f"invalid stage: this journey has {stages}",
                        {"stage": f"must be between 1 and {stages}"})
+    build, about = reports.source(current.store(), site, journey, query["as_of"])
     page, next_cursor = reports.people(
         current.store(), journey, site, query["status"], query["stage"], query["as_of"], query["limit"],
-        query["cursor"], query["order"] == "desc", query["start"], query["end"])
+        query["cursor"], query["order"] == "desc", query["start"], query["end"], build)
     traits = persons.traits_of(current.store(), site, [row["person"] for row in page])
     for row in page:
         row["traits"] = traits.get(row["person"], {})
     return {"people": page, "next_cursor": next_cursor, "as_of": query["as_of"], "status": query["status"],
-            "stage": query["stage"]}
+            "stage": query["stage"], **about}
+
+
+@bp.get("/sites/<site>/journeys/<journey_id>/transitions")
+@site_access
+@query_args(TransitionArgs)
+@openapi.documented(answer=schemas.TransitionPageSchema)
+def journey_transitions(site, journey_id, query):
+    """Who moved in the journey, newest first: entered, completed, dropped, stalled, reactivated,
+    left; each with when, the stages, the dwell in the stage before and the touchpoint that caused it."""
+    journey = _journey(site, journey_id)
+    stages = len(journey["stages"])
+    if query["stage"] is not None and query["stage"] > stages:
+        raise ApiError(400, f"invalid stage: this journey has {stages}",
+                       {"stage": f"must be between 1 and {stages}"})
+    page, next_cursor = state.transitions_page(
+        current.store(), site, journey_id, state.build_of(journey), query["since"], query["kind"], query["stage"],
+        query["limit"], query["cursor"])
+    return {"transitions": page, "next_cursor": reports.encode_cursor(*next_cursor) if next_cursor else None}
+
+
+@bp.post("/sites/<site>/journeys/<journey_id>/rebuild")
+@site_access
+@openapi.documented(answer=schemas.StoredJourneySchema, status=202)
+def rebuild_journey(site, journey_id):
+    """Compute the journey's state again from all its touchpoints, in the background (reads use
+    the live engine until it is ready; ``state`` shows the progress)."""
+    journey = definitions.request_rebuild(current.store(), site, journey_id)
+    if journey is None:
+        raise ApiError(404, f"no journey {journey_id!r} on site {site!r}")
+    return dict(journey, state=state.build_progress(None)), 202
 
 
 @bp.get("/sites/<site>/people")

@@ -1,17 +1,21 @@
 """The journey editor's form: to a definition for the engine's validation, and its errors
 back into sentences that name the stage and the field."""
-from ..journeys.definitions import valid_id
+from ..journeys.definitions import WINDOW_UNITS, valid_id
 from ..journeys.rules import RULE_FIELDS
 
-FIELD_LABELS = dict(RULE_FIELDS, window_days="Window (days)", stall_after_days="Stalled after (days)",
+FIELD_LABELS = dict(RULE_FIELDS, window="Window", window_days="Window (days)", stall_after_days="Stalled after (days)",
                     order="Order", name="Name", stages="Stages", exclude="Exclusions", description="Description",
                     id="Id")
 
 
 def blank_definition():
     """What the editor shows for a new journey."""
-    return {"name": "", "description": "", "window_days": 30, "stall_after_days": 14, "order": "ordered",
-            "stages": [], "exclude": []}
+    return {"name": "", "description": "", "window": {"value": 30, "unit": "day"}, "stall_after_days": 14,
+            "order": "ordered", "stages": [], "exclude": []}
+
+
+# The window units the form offers, in its order.
+WINDOW_CHOICES = list(WINDOW_UNITS)
 
 
 def props_text(props):
@@ -63,10 +67,12 @@ def definition_from_form(form, journey_id):
     exclude, exclude_errors = _rules(form, "exclude")
     raw = {"name": form.get("name", "").strip(), "description": form.get("description", "").strip(),
            "order": form.get("order", "ordered"), "stages": stages, "exclude": exclude}
-    for field in ("window_days", "stall_after_days"):
-        value = form.get(field, "").strip()
-        if value:
-            raw[field] = value
+    value = form.get("stall_after_days", "").strip()
+    if value:
+        raw["stall_after_days"] = value
+    window = form.get("window_value", "").strip()
+    if window:
+        raw["window"] = {"value": int(window) if window.isdigit() else window, "unit": form.get("window_unit", "day")}
     new_id = journey_id or form.get("id", "").strip()
     problems = [(f"stages.{k.split('.')[1]}.match.props", v) for k, v in errors]
     problems += [(f"exclude.{k.split('.')[1]}.props", v) for k, v in exclude_errors]

@@ -12,11 +12,11 @@ from flask import Response, abort, redirect, render_template, request, url_for
 
 from .. import current
 from ..clock import DAY_MS, day_end_ms, day_start_ms, now_ms
-from ..journeys import definitions, persons, reports
+from ..journeys import definitions, persons, reports, state
 from ..journeys.engine import STATUSES
 from ..journeys.rules import BREAKDOWNS, RULE_FIELDS
 from . import bp
-from .editor import blank_definition, definition_from_form, describe_errors, props_text
+from .editor import WINDOW_CHOICES, blank_definition, definition_from_form, describe_errors, props_text
 from .overview import date_range, site_name
 from .security import site_required
 
@@ -75,12 +75,13 @@ def funnel(site, journey_id):
     compare = request.args.get("compare", "1") == "1"
     as_of = now_ms()
     start, end = _ms_range(first, last)
+    build, about = reports.source(current.store(), site, journey, as_of)
     this_period = current.query_pool().submit(reports.funnel, current.store(), journey, site, start, end, as_of,
-                                              breakdown or None)
+                                              breakdown or None, build)
     previous = None
     if compare:  # computed alongside the current period: the page waits for the slower one
         p_first, p_last = _previous(first, last)
-        previous = reports.funnel(current.store(), journey, site, *_ms_range(p_first, p_last), as_of)
+        previous = reports.funnel(current.store(), journey, site, *_ms_range(p_first, p_last), as_of, None, build)
         previous["first"], previous["last"] = p_first, p_last
     result = this_period.result()
     args = {"from": first.isoformat(), "to": last.isoformat()}
@@ -90,7 +91,8 @@ def funnel(site, journey_id):
     return render_template(
         "funnel.html", site=site, site_name=site_name(site), journey=journey, first=first, last=last,
         message=message, result=result, previous=previous, breakdown=breakdown, compare=compare,
-        breakdowns=BREAKDOWN_LABELS, args=args, drop_links=links, chart=_chart(journey, result, previous, links))
+        breakdowns=BREAKDOWN_LABELS, args=args, drop_links=links, chart=_chart(journey, result, previous, links),
+        about=about)
 
 
 def _people_args(journey):
@@ -124,13 +126,14 @@ def people_list(site, journey_id):
     if request.args.get("format") == "csv":
         return _csv(site, journey, stage, status, start, end)
     as_of = now_ms()
+    build, about = reports.source(current.store(), site, journey, as_of)
     rows, next_cursor = reports.people(current.store(), journey, site, status, stage, as_of, limit=PAGE_SIZE,
-                                       cursor=_cursor(), start_ms=start, end_ms=end)
+                                       cursor=_cursor(), start_ms=start, end_ms=end, build=build)
     args = {"from": first.isoformat(), "to": last.isoformat(), "stage": stage, "status": status}
     return render_template(
         "people_list.html", site=site, site_name=site_name(site), journey=journey, stage=stage,
         status=status, status_label=STATUSES[status], first=first, last=last, message=message, args=args,
-        rows=_who_and_when(rows, journey, as_of), next_cursor=next_cursor)
+        rows=_who_and_when(rows, journey, as_of), next_cursor=next_cursor, about=about)
 
 
 def _traits(person_ids):
@@ -152,9 +155,10 @@ def _who_and_when(rows, journey, as_of):
 def _csv(site, journey, stage, status, start, end):
     """Every person of the list as CSV (person, stage, status, stalled, entry and last touch)."""
     as_of, cursor, rows = now_ms(), None, []
+    build, _ = reports.source(current.store(), site, journey, as_of)
     while len(rows) < CSV_MAX_ROWS:
         page, cursor = reports.people(current.store(), journey, site, status, stage, as_of, limit=1000,
-                                      cursor=cursor, start_ms=start, end_ms=end)
+                                      cursor=cursor, start_ms=start, end_ms=end, build=build)
         rows.extend(page)
         if cursor is None:
             break
@@ -217,6 +221,11 @@ def edit(site, journey_id):
 
 
 def _editor(site, journey_id, journey, errors=(), preview=None, new_id=""):
+    built = None
+    if journey_id:  # how far the journey state of the stored definition is
+        stored = definitions.get(current.store(), site, journey_id)
+        built = stored and state.build_progress(state.build_status(current.store(), site, stored))
     return render_template("editor.html", site=site, site_name=site_name(site), journey_id=journey_id,
-                           journey=journey, errors=list(errors), preview=preview, new_id=new_id,
-                           rule_fields=RULE_FIELDS.items(), orders=definitions.ORDERS.items(), props_text=props_text)
+                           journey=journey, errors=list(errors), preview=preview, new_id=new_id, built=built,
+                           rule_fields=RULE_FIELDS.items(), orders=definitions.ORDERS.items(), props_text=props_text,
+                           window_units=WINDOW_CHOICES)

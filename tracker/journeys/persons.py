@@ -83,8 +83,8 @@ def search(store, site, text, limit=20):
 
 
 def touchpoints(store, site, person, visitors, as_of_ms):
-    """The person's touchpoints up to ``as_of``, oldest first (a retried event once), each with
-    the channel it counts under (its own, or its visit's)."""
+    """The person's latest touchpoints up to ``as_of`` (at most TIMELINE_LIMIT), oldest first, a
+    retried event once, each with the channel it counts under (its own, or its visit's)."""
     params = {"site": site, "person": person, "visitors": tuple(visitors), "as_of": as_of_ms,
               "limit": TIMELINE_LIMIT}
     visitor_filter = " AND visitor_id IN %(visitors)s"
@@ -97,10 +97,10 @@ def touchpoints(store, site, person, visitors, as_of_ms):
             ANY LEFT JOIN ({links_sql(visitor_filter)}) AS l USING visitor_id
         )
         WHERE person = %(person)s AND ts <= %(as_of)s
-        ORDER BY ts, event_id
+        ORDER BY ts DESC, event_id DESC
         LIMIT 1 BY event_id
         LIMIT %(limit)s""", params)
-    return rows.dicts()
+    return rows.dicts()[::-1]
 
 
 def _new_visit(visit, event):
@@ -142,12 +142,32 @@ def person_page(store, site, person, as_of_ms):
     if not events and not traits:
         return None
     seen_visitors = sorted({e["visitor_id"] for e in events} | (set(visitors) - {person, "u:" + person}))
-    journeys = []
-    for journey in definitions.list_all(store, site):
-        place = reports.person_stages(store, journey, site, visitors, person, as_of_ms)
-        journeys.append(dict(id=journey["id"], name=journey["name"],
-                             **(place or {"stage": 0, "stage_name": None, "status": "not_entered",
-                                         "stalled": False, "stages": []})))
-    return {"person": person, "traits": traits, "visitor_ids": seen_visitors, "journeys": journeys,
+    return {"person": person, "traits": traits, "visitor_ids": seen_visitors,
+            "journeys": places(store, site, person, visitors, as_of_ms),
             "touchpoints": len(events), "truncated": len(events) >= TIMELINE_LIMIT,
             "sessions": sessions(events)}
+
+
+NOT_ENTERED = {"stage": 0, "stage_name": None, "status": "not_entered", "stalled": False, "stages": []}
+
+
+def places(store, site, person, visitors, as_of_ms):
+    """The person's place in each journey of the site, with their stage history: from journey
+    state where it is readable, else (a past as_of, a journey being rebuilt) from the engine."""
+    journeys = definitions.list_all(store, site)
+    from_state = {}
+    for journey in journeys:
+        build, about = reports.source(store, site, journey, as_of_ms)
+        if build:
+            from_state[journey["id"]] = (journey, build)
+    stored = reports.person_stages_from_state(store, from_state, site, person, as_of_ms)
+    history = reports.stage_history(store, site, person, from_state)
+    found = []
+    for journey in journeys:
+        if journey["id"] in from_state:
+            place, source = stored.get(journey["id"]), "state"
+        else:
+            place, source = reports.person_stages(store, journey, site, visitors, person, as_of_ms), "live"
+        found.append(dict(id=journey["id"], name=journey["name"], source=source,
+                          history=history.get(journey["id"], []), **(place or NOT_ENTERED)))
+    return found

@@ -3,6 +3,7 @@ import base64
 import json
 
 from ..clock import DAY_MS
+from ..clock import now_ms
 from . import engine, state
 from .definitions import window_ms
 from .engine import QUERY_SETTINGS, Query
@@ -41,6 +42,23 @@ def _stages(journey, row):
             "p90_seconds_from_start": _seconds(start[1], has_time),
         })
     return stages
+
+
+# A read as of "now" (give or take this) may come from journey state; an earlier as_of needs
+# the touchpoints themselves, through the live engine.
+STATE_AS_OF_SLACK_MS = 60_000
+
+
+def source(store, site, journey, as_of_ms):
+    """(build to read, or None for the live engine; what to tell the reader about it)."""
+    status = state.build_status(store, site, journey)
+    readable = status is not None and status["status"] in state.READABLE
+    if as_of_ms < now_ms() - STATE_AS_OF_SLACK_MS:
+        return None, {"source": "live", "reason": "as_of is in the past: computed from the touchpoints"}
+    if not readable:
+        return None, {"source": "live", "reason": "the journey's state is being built; computed from the touchpoints",
+                      "rebuild": state.build_progress(status)}
+    return status["build"], {"source": "state", "state_lag_seconds": state.worker_lag(store)}
 
 
 def _query(journey, site, start_ms, end_ms, as_of_ms, breakdown, build):
@@ -130,14 +148,33 @@ def person_stages_from_state(store, journeys, site, person, as_of_ms):
         return {}
     keys = [f"{journey_id}:{build}" for journey_id, (_, build) in journeys.items()]
     rows = store.query(f"""
-        SELECT journey_id, best.1 AS stage, best.2 AS entry, best.3 AS times, last_ts
-        FROM (SELECT journey_id, a_entry, a_stage, a_times, a_values, last_ts
+        SELECT journey_id, best.1 AS stage, best.2 AS entry, best.3 AS times, last_ts, capped
+        FROM (SELECT journey_id, a_entry, a_stage, a_times, a_values, last_ts, capped
               FROM journey_state FINAL
               WHERE site = %(site)s AND person = %(person)s AND concat(journey_id, ':', build) IN %(keys)s)
         ARRAY JOIN {engine.pick_best_sql(state.ATTEMPTS_UNTIL_AS_OF)} AS best""",
                        {"site": site, "person": person, "keys": tuple(keys), "as_of": as_of_ms})
-    return {r["journey_id"]: _stage_info(journeys[r["journey_id"]][0], r["stage"], r["entry"], list(r["times"]),
-                                         r["last_ts"], as_of_ms) for r in rows.dicts()}
+    return {r["journey_id"]: dict(_stage_info(journeys[r["journey_id"]][0], r["stage"], r["entry"], list(r["times"]),
+                                              r["last_ts"], as_of_ms), capped=bool(r["capped"]))
+            for r in rows.dicts()}
+
+
+def stage_history(store, site, person, journeys):
+    """{journey id: the person's transitions in it, oldest first} in ``journeys``' current builds
+    ({journey id: (definition, build)})."""
+    if not journeys:
+        return {}
+    keys = [f"{journey_id}:{build}" for journey_id, (_, build) in journeys.items()]
+    rows = store.query("""
+        SELECT journey_id, kind, from_stage, to_stage, at_ms, dwell_ms, run_ms FROM journey_transitions FINAL
+        WHERE site = %(site)s AND person = %(person)s AND concat(journey_id, ':', build) IN %(keys)s
+        ORDER BY at_ms, detected_ms, kind LIMIT 1000""", {"site": site, "person": person, "keys": tuple(keys)})
+    history = {}
+    for journey_id, kind, from_stage, to_stage, at_ms, dwell_ms, run_ms in rows:
+        history.setdefault(journey_id, []).append({
+            "kind": kind, "from_stage": from_stage, "to_stage": to_stage, "at": at_ms,
+            "dwell_seconds": round(dwell_ms / 1000, 3), "run": run_ms})
+    return history
 
 
 def person_stages(store, journey, site, visitors, person, as_of_ms):

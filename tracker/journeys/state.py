@@ -177,6 +177,21 @@ def build_status(store, site, journey):
 READABLE = ("transitions", "ready")
 
 
+def build_progress(status):
+    """What a reader is told of a build under way (None when there is none yet)."""
+    if status is None:
+        return {"status": "waiting", "persons": 0, "transitions_done": 0}
+    keys = ("status", "persons", "transitions_done", "started_at", "updated_at", "error")
+    return {key: status[key] for key in keys}
+
+
+def worker_lag(store):
+    """Seconds the journey worker is behind what arrived (None when no worker has reported)."""
+    text = store.query("SELECT argMax(value, version) FROM worker_status WHERE name = 'status' "
+                       "HAVING count() > 0").scalar()
+    return json.loads(text).get("lag_seconds") if text else None
+
+
 def readable_builds(store, site, journeys):
     """{journey id: build} of ``journeys`` whose current build can be read."""
     found = builds(store, site)
@@ -199,9 +214,10 @@ ATTEMPTS_UNTIL_AS_OF = ("arrayFilter(a -> a.2 <= %(as_of)s, arrayMap((e, s, t, v
 _ALL_IN_RANGE = "entry_min >= %(start)s AND entry_max <= %(end)s"
 
 
-def _arrays_unless_all_in_range(name, empty):
-    # Those the flat columns answer get empty arrays: the lambdas below then cost them nothing.
-    return f"if({_ALL_IN_RANGE}, {empty}, {name})"
+def _arrays_unless_all_in_range(name):
+    # Those the flat columns answer get empty arrays (of the same type: 18.16 cannot cast [] to
+    # a nested array type): the lambdas below then cost them nothing.
+    return f"if({_ALL_IN_RANGE}, arraySlice({name}, 1, 0), {name})"
 
 
 def persons_sql(q, build):
@@ -209,9 +225,7 @@ def persons_sql(q, build):
     the shape of ``engine.persons_sql``, so the funnel and people builders read either. ``q``
     is a ``state=True`` query (every entry breakdown is kept)."""
     q.params.values.update(journey_id=q.journey["id"], build=build)
-    arrays = ", ".join(_arrays_unless_all_in_range(name, empty) for name, empty in (
-        ("a_entry", "emptyArrayUInt64()"), ("a_stage", "emptyArrayUInt8()"),
-        ("a_times", "CAST([] AS Array(Array(UInt64)))"), ("a_values", "CAST([] AS Array(Array(String)))")))
+    arrays = ", ".join(_arrays_unless_all_in_range(name) for name in ("a_entry", "a_stage", "a_times", "a_values"))
     attempts = (f"arrayFilter(a -> a.2 >= %(start)s AND a.2 <= %(end)s, "
                 f"arrayMap((e, s, t, v) -> (s, e, t, toUInt8(0), v), {arrays}))")
     chosen = f"if({_ALL_IN_RANGE}, [(stage, entry, times, toUInt8(0), vals)], {engine.pick_best_sql(attempts)})"
@@ -221,3 +235,41 @@ def persons_sql(q, build):
           WHERE site = %(site)s AND journey_id = %(journey_id)s AND build = %(build)s
             AND entry_max >= %(start)s AND entry_min <= %(end)s)
     ARRAY JOIN chosen AS best"""
+
+
+# -- the transitions log ------------------------------------------------------------------
+
+def transitions_page(store, site, journey_id, build, since_ms, kinds=None, stage=None, limit=50, cursor=None):
+    """Who moved in a journey (build), newest first: ([transition], next cursor (at, id) or None)."""
+    where = ["site = %(site)s", "journey_id = %(journey)s", "build = %(build)s", "at_ms >= %(since)s"]
+    params = {"site": site, "journey": journey_id, "build": build, "since": since_ms, "limit": limit + 1}
+    if kinds:
+        where.append("kind IN %(kinds)s")
+        params["kinds"] = tuple(kinds)
+    if stage is not None:
+        where.append("to_stage = %(stage)s")
+        params["stage"] = stage
+    if cursor is not None:
+        where.append("(at_ms < %(c_at)s OR (at_ms = %(c_at)s AND id < %(c_id)s))")
+        params.update(c_at=cursor[0], c_id=cursor[1])
+    rows = store.query(f"""
+        SELECT id, person, kind, from_stage, to_stage, at_ms, detected_ms, dwell_ms, run_ms,
+               cause_event_id, cause_type, cause_name, cause_url, cause_channel, cause_campaign
+        FROM journey_transitions
+        WHERE {' AND '.join(where)}
+        ORDER BY at_ms DESC, id DESC
+        LIMIT 1 BY id
+        LIMIT %(limit)s""", params).dicts()
+    page = [_transition(row) for row in rows[:limit]]
+    next_cursor = (rows[limit - 1]["at_ms"], rows[limit - 1]["id"]) if len(rows) > limit else None
+    return page, next_cursor
+
+
+def _transition(row):
+    cause = None
+    if row["cause_event_id"]:
+        cause = {"event_id": row["cause_event_id"], "type": row["cause_type"], "name": row["cause_name"],
+                 "url": row["cause_url"], "channel": row["cause_channel"], "campaign": row["cause_campaign"]}
+    return {"id": row["id"], "person": row["person"], "kind": row["kind"], "from_stage": row["from_stage"],
+            "to_stage": row["to_stage"], "at": row["at_ms"], "detected_at": row["detected_ms"],
+            "dwell_seconds": round(row["dwell_ms"] / 1000, 3), "run": row["run_ms"], "cause": cause}
