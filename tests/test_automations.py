@@ -219,17 +219,21 @@ def test_days_after_fires_on_each_persons_own_day(store, worker, receiver):
 
 
 def test_no_touchpoint_within_days_alerts_only_the_silent(store, worker, receiver):
-    automate(store, receiver, when={"no_touchpoint": {"after_stage": 3, "days": 3, "match": {"type": "email_sent"}}})
+    silence = {"after_stage": 3, "days": 3, "match": [{"type": "email_sent"}, {"type": "offline", "name": "call"}]}
+    automate(store, receiver, when={"no_touchpoint": silence})
     start = int(time.time() * 1000) + 1000
     books(store, "quiet", start)
     books(store, "served", start)
-    store.insert("events", EVENT_COLUMNS, [touchpoint("served", start + DAY, "email_sent")])
+    books(store, "emailed", start)
+    store.insert("events", EVENT_COLUMNS, [touchpoint("served", start + DAY, "offline", "call"),
+                                           touchpoint("emailed", start + 2 * DAY, "email_sent"),
+                                           touchpoint("quiet", start + DAY, "offline", "visit")])
     tick(worker, start + 5000)
     tick(worker, start + 3 * DAY + 3000)
     assert [d["data"]["data"]["person"]["id"] for d in receiver.received] == ["quiet"]
     assert receiver.received[0]["data"]["type"] == "journey.no_touchpoint"
     statuses = {d["person"]: d["status"] for d in deliveries(store)}
-    assert statuses == {"quiet": "delivered", "served": "skipped"}
+    assert statuses == {"quiet": "delivered", "served": "skipped", "emailed": "skipped"}
 
 
 def traits(store, person, **values):

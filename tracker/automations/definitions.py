@@ -6,8 +6,9 @@ An automation is ``{"name", "journey", "when": {TRIGGER}, "filter": {...}, "webh
 - ``{"entered": J}``, ``{"dropped_after": J}``, ``{"stalled_at": J}``, ``{"reactivated": true}``,
   ``{"completed": true}``: a transition of that kind (at stage J) fires it;
 - ``{"days_after": N, "stage": J}``: N days after the person entered stage J (their own day 0);
-- ``{"no_touchpoint": {"after_stage": J, "days": N, "match": {rule}}}``: N days after the person
-  entered stage J, when no touchpoint of theirs matched the rule in between.
+- ``{"no_touchpoint": {"after_stage": J, "days": N, "match": {rule} or [{rule}, …]}}``: N days
+  after the person entered stage J, when no touchpoint of theirs matched the rule (any of the
+  rules) in between.
 
 ``reentry``: ``once_per_run`` (the default: the first match of each pass of a person through the
 journey), ``every_time`` (every matching transition), ``once_per_person`` (the first ever).
@@ -66,10 +67,27 @@ class StringOrList(fields.Field):
         return values
 
 
+class RuleOrRules(fields.Field):
+    """A touchpoint rule, or a list of them (any one counts: "an email_sent or a call")."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        rules = value if isinstance(value, list) else [value]
+        if not rules or len(rules) > 10 or not all(isinstance(rule, dict) for rule in rules):
+            raise ValidationError("a rule, or a list of 1 to 10 rules")
+        loaded = [MatchSchema().load(rule) for rule in rules]
+        return loaded if isinstance(value, list) else loaded[0]
+
+
+def rules_of(match):
+    """The rules of a ``no_touchpoint`` match, as a list."""
+    return match if isinstance(match, list) else [match]
+
+
 class NoTouchpointSchema(Schema):
     after_stage = fields.Integer(required=True, **_stage)
     days = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=3650))
-    match = fields.Nested(MatchSchema, required=True)
+    match = RuleOrRules(required=True, metadata={"description": "A rule (as a journey stage's match), or a list "
+                                                                "of them: a touchpoint matching any one is contact"})
 
 
 class WhenSchema(Schema):

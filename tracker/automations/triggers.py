@@ -7,7 +7,7 @@ Transitions are rows of ``journey_transitions`` as dicts (``state.TRANSITION_COL
 from ..journeys import engine, state
 from ..journeys.rules import RULE_COLUMNS, Params, rule_sql
 from ..journeys.persons import traits_of
-from .definitions import TRIGGER_KINDS, delay_ms, trigger, trigger_stage
+from .definitions import TRIGGER_KINDS, delay_ms, rules_of, trigger, trigger_stage
 
 PAGE = 20_000
 
@@ -97,7 +97,8 @@ def select(store, site, definition, transitions, already=frozenset(), since_ms=0
 
 def touched(store, site, match, windows):
     """Of ``windows`` [(person, start_ms, end_ms)], those in which the person had a touchpoint
-    matching the rule ``match`` (start excluded, end included): a set of the window tuples."""
+    matching the rule ``match`` (or any of a list of rules; start excluded, end included): a
+    set of the window tuples."""
     if not windows:
         return set()
     from ..worker.changes import visitors_of_persons  # the worker's person → visitors lookup
@@ -106,7 +107,7 @@ def touched(store, site, match, windows):
     visitors = set().union(*visitors_of_persons(store, site, persons).values())
     params = Params({"site": site, "visitors": tuple(visitors), "persons": tuple(persons),
                      "first": min(w[1] for w in windows), "last": max(w[2] for w in windows)})
-    condition = rule_sql(match, params)
+    condition = "(" + " OR ".join(rule_sql(rule, params) for rule in rules_of(match)) + ")"
     where = ("site = %(site)s AND visitor_id IN %(visitors)s AND event_time >= toDateTime(intDiv(%(first)s, 1000)) "
              "AND event_time <= toDateTime(intDiv(%(last)s, 1000))")
     columns = ["visitor_id", "user_id", engine.TS, *RULE_COLUMNS]

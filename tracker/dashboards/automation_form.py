@@ -1,6 +1,8 @@
 """The automation editor's form: flat fields to a definition for the API's validation, a
 definition back to fields, and validation errors as sentences naming the field."""
 
+from ..automations.definitions import rules_of
+
 TRIGGERS = [("entered", "Enters stage"), ("dropped_after", "Drops after stage"), ("stalled_at", "Stalls at stage"),
             ("reactivated", "Comes back after stalling or dropping"), ("completed", "Completes the journey"),
             ("days_after", "N days after entering stage (their own day 0)"),
@@ -52,8 +54,7 @@ def from_form(form, journey_id):
     if name == "days_after":
         when = {"days_after": days, "stage": stage}
     elif name == "no_touchpoint":
-        match = {f: fields[f"silence_{f}"] for f, _ in SILENCE_FIELDS if fields[f"silence_{f}"]}
-        when = {"no_touchpoint": {"after_stage": stage, "days": days, "match": match}}
+        when = {"no_touchpoint": {"after_stage": stage, "days": days, "match": _contact(fields)}}
     traits, bad = _traits(fields["traits"])
     if bad:
         errors.append(("filter.traits", f"Traits: write one key=value a line; not understood: {', '.join(bad)}"))
@@ -65,6 +66,14 @@ def from_form(form, journey_id):
     if fields["backfill_from"]:
         definition["backfill_from"] = fields["backfill_from"]
     return fields, definition, errors
+
+
+def _contact(fields):
+    """The contact rule of the form: "email_sent, call" as the type makes one rule per type."""
+    shared = {f: fields[f"silence_{f}"] for f, _ in SILENCE_FIELDS if f != "type" and fields[f"silence_{f}"]}
+    types = _split(fields["silence_type"])
+    rules = [dict(shared, type=t) for t in types] or [shared]
+    return rules if len(rules) > 1 else rules[0]
 
 
 def _number(text):
@@ -84,8 +93,10 @@ def to_form(definition):
         fields.update(stage=str(when["stage"]), days=str(when["days_after"]))
     elif name == "no_touchpoint":
         rule = when[name]
+        rules = rules_of(rule["match"])
         fields.update(stage=str(rule["after_stage"]), days=str(rule["days"]),
-                      **{f"silence_{f}": rule["match"].get(f, "") for f, _ in SILENCE_FIELDS})
+                      **{f"silence_{f}": rules[0].get(f, "") for f, _ in SILENCE_FIELDS})
+        fields["silence_type"] = ", ".join(r["type"] for r in rules if r.get("type"))
     wanted = definition.get("filter") or {}
     fields["traits"] = "\n".join(f"{k}={v}" for k, v in (wanted.get("traits") or {}).items())
     fields["channel"] = ", ".join(wanted.get("channel") or [])
@@ -125,5 +136,5 @@ def describe(definition, journey):
     if "days_after" in when:
         return f"is {when['days_after']} days past entering {stage(when['stage'])}"
     rule = when["no_touchpoint"]
-    match = ", ".join(f"{k} {v}" for k, v in rule["match"].items() if k != "props")
+    match = " or ".join(", ".join(f"{k} {v}" for k, v in r.items() if k != "props") for r in rules_of(rule["match"]))
     return f"has no touchpoint ({match}) within {rule['days']} days after entering {stage(rule['after_stage'])}"
