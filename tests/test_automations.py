@@ -37,9 +37,11 @@ def tick(worker, moment):
 
 @pytest.fixture
 def receiver():
+    """A receiver on 127.0.0.1; every delivery it got must have verified with its secret."""
     found = Receiver()
     yield found
     found.stop()
+    assert all(d["verified"] for d in found.received), [d["id"] for d in found.received if not d["verified"]]
 
 
 @pytest.fixture
@@ -302,11 +304,12 @@ def test_a_dry_run_equals_what_fires_on_the_same_history(store, worker, receiver
     day = time.strftime("%Y-%m-%d", time.gmtime(start / 1000))
     assert api(client, token, "PUT", "/dry", json=body).status_code == 400  # 127.0.0.1 without the setting
     client.application.config["TRACKER"]["webhook_allow_private"] = True
-    assert api(client, token, "PUT", "/dry", json=body).status_code == 201
+    created = api(client, token, "PUT", "/dry", json=body)
+    assert created.status_code == 201
+    receiver.secret = created.get_json()["secret"]
     preview = api(client, token, "GET", f"/dry/dry-run?from={day}").get_json()
     unsaved = api(client, token, "POST", f"/dry-run?from={day}", json=body).get_json()
     assert preview["deliveries"] == unsaved["deliveries"] and preview["people"] == 3
-    receiver.secret = None
     api(client, token, "PUT", "/dry", json=dict(body, enabled=True, backfill_from=day))
     tick(worker, int(time.time() * 1000) + 1000)
     fired = sorted((d["data"]["data"]["person"]["id"], d["data"]["data"]["at"]) for d in receiver.received)
@@ -392,6 +395,7 @@ def test_the_openapi_document_describes_automations_and_their_answers(app, clien
     assert {p["name"] for p in deliveries["parameters"] if p["in"] == "query"} == {"status", "limit", "before"}
     app.config["TRACKER"]["webhook_allow_private"] = True
     body = {"name": "n", "journey": "booking", "when": {"entered": 1}, "webhook": {"url": receiver.url}}
+    receiver.secret = api(client, token, "PUT", "/n", json=body).get_json()["secret"]
     for method, path, body_, schema in [
             ("PUT", "/n", body, api_automations.StoredAutomationSchema),
             ("GET", "/n", None, api_automations.StoredAutomationSchema),
@@ -404,3 +408,18 @@ def test_the_openapi_document_describes_automations_and_their_answers(app, clien
         assert schema().validate(response.get_json()) == {}, path
     bad = api(client, token, "GET", "/n/deliveries?limit=0&status=lost")
     assert bad.status_code == 400 and set(bad.get_json()["fields"]) == {"limit", "status"}
+
+
+def test_the_feed_keeps_no_day_it_has_read(store, worker):
+    from tracker.automations.feed import KEEP_DAYS
+    from tracker.journeys.state import TRANSITION_COLUMNS
+
+    feed = worker.automations.feed
+    old = feed.watermark - (KEEP_DAYS + 3) * 86400
+    values = {c: 0 if c.endswith(("_ms", "_stage")) else "" for c in TRANSITION_COLUMNS}
+    for moment in (old, feed.watermark):
+        store.insert("automation_feed", TRANSITION_COLUMNS + ["inserted_at"],
+                     [tuple(values.values()) + (moment,)])
+    assert feed.prune() == 1
+    left = store.query("SELECT toUInt32(inserted_at) FROM automation_feed WHERE id = ''")
+    assert [r[0] for r in left] == [feed.watermark]

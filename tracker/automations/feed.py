@@ -15,6 +15,7 @@ log = logging.getLogger(__name__)
 
 OVERLAP_SECONDS = 10
 WATERMARK = "automations_watermark"
+KEEP_DAYS = 2  # days of the feed kept behind its watermark (18.16 has no TTL: whole days are dropped)
 
 
 class TransitionFeed:
@@ -56,3 +57,16 @@ class TransitionFeed:
         cutoff = self.watermark - OVERLAP_SECONDS
         self._seen = {key: at for key, at in self._seen.items() if at >= cutoff}
         return fresh
+
+    def prune(self):
+        """Drop the days of the feed that lie wholly behind the watermark (and ``KEEP_DAYS``):
+        read, and never read again. Returns how many were dropped."""
+        if self.watermark is None:
+            return 0
+        cutoff = time.strftime("%Y%m%d", time.gmtime(self.watermark - KEEP_DAYS * 86400))
+        rows = self.store.query("SELECT DISTINCT partition FROM system.parts WHERE database = %(db)s "
+                                "AND table = 'automation_feed' AND active AND partition < %(cutoff)s",
+                                {"db": self.store.database, "cutoff": cutoff})
+        for (partition,) in rows:
+            self.store.execute(f"ALTER TABLE automation_feed DROP PARTITION {int(partition)}")
+        return len(rows)

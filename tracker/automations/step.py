@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 CAUGHT_UP = "automation_caught_up:"
 CATCH_UP_SECONDS = 2.0
+PRUNE_SECONDS = 3600
 
 
 class Automations:
@@ -38,6 +39,7 @@ class Automations:
         self.sender = Sender(store, allow_private, clock, threads, budget_seconds)
         self.totals = {"enqueued": 0}
         self._progress = {}  # automation → (since, transitions read up to), of an unfinished catch-up
+        self._pruned_at = 0.0
 
     @classmethod
     def from_settings(cls, store, settings, **options):
@@ -68,6 +70,9 @@ class Automations:
         fresh = self.feed.read()
         enqueued += self._match(fresh, automations, journeys, now)
         self.feed.save()
+        if time.monotonic() - self._pruned_at > PRUNE_SECONDS:
+            self._pruned_at = time.monotonic()
+            self.feed.prune()
         self.sender.run()
         self.totals["enqueued"] += enqueued
         return {"transitions_read": len(fresh), "enqueued": enqueued}
