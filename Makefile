@@ -1,19 +1,27 @@
 # make demo  — a served instance with demo data on http://127.0.0.1:8000 (embedded store)
 # make test  — ClickHouse server + Chromium installed and started if needed, then every test
 # make bench — the benchmarks, printing their figures
+# make update-data — refresh the vendored referrer lists from DATA_SOURCE (a local copy)
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 DEMO_DIR ?= ./data/demo
+DATA_SOURCE ?= /work/shared/data
+# The IP-to-country database and the country table: pinned npm packages, read at run time.
+GEOIP  := geoip/node_modules/.package-lock.json
 
-.PHONY: install demo test bench clickhouse system js check-js clean
+.PHONY: install demo test bench clickhouse system js check-js clean update-data
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[test]'
 	touch $(STAMP)
 
-install: $(STAMP)
+$(GEOIP): geoip/package.json geoip/package-lock.json
+	cd geoip && npm ci --no-audit --no-fund --ignore-scripts
+	touch $(GEOIP)
+
+install: $(STAMP) $(GEOIP)
 
 system:
 	scripts/system-packages.sh clickhouse chromium
@@ -37,8 +45,11 @@ bench: install clickhouse
 	scripts/system-packages.sh wrk
 	$(PY) bench/run.py
 
+update-data: install
+	$(PY) scripts/update_data.py $(DATA_SOURCE)
+
 js:
 	cd js && npm ci --no-audit --no-fund && npm run build
 
 clean:
-	rm -rf $(VENV) data test-output
+	rm -rf $(VENV) data test-output geoip/node_modules

@@ -1,5 +1,7 @@
-"""Journey engine figures: the funnel API against the bare SQL it runs, a person's page,
-a people-list page and a search, on the ClickHouse server and on embedded chDB.
+"""Journey figures on the ClickHouse server and on embedded chDB: the live engine (the funnel API
+against the bare SQL it runs), journey state (its build against the live funnel, its reads
+against raw windowFunnel, the worker's catch-up rate, a touchpoint's way from 202 to the
+person's stage under load), a person's page, a people-list page and a search.
 
     .venv/bin/python bench/journeys.py                 # 10M touchpoints of 1M people
     .venv/bin/python bench/journeys.py --rows 200000   # a quick run
@@ -17,7 +19,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tracker import close_app, create_app  # noqa: E402
-from tracker.journeys import definitions, engine  # noqa: E402
+from tracker.journeys import definitions, engine, reports, state  # noqa: E402
+from tracker.worker import JourneyWorker  # noqa: E402
+from tracker.worker.journey import derive_history, rebuild_states  # noqa: E402
 from tracker.journeys.engine import QUERY_SETTINGS, Query  # noqa: E402
 from tracker.store.backend import StoreError  # noqa: E402
 from tracker.store.sites import create_token  # noqa: E402
@@ -100,17 +104,133 @@ def generate(store, rows):
     linked = store.query("SELECT count() FROM identities WHERE site = 'bench' AND visitor_id = 'v0'").scalar()
     if have == rows and linked:
         return False
-    for table in ("events", "persons", "identities", "identities_by_user"):
+    for table in ("events", "persons", "identities", "identities_by_user", "journey_state", "journey_transitions",
+                  "journey_builds", "person_search"):
         store.execute(f"TRUNCATE TABLE {table}")
     store.execute(EVENTS_SQL.format(base=BASE_S, rows=rows, names=", ".join(f"'{n}'" for n in STAGES)))
     people = rows // 10 // 3
     store.execute(PERSONS_SQL.format(base=BASE_S, people=people))
     store.execute(IDENTITIES_SQL.format(base=BASE_S, people=people))
+    store.execute("TRUNCATE TABLE journey_changes")  # generated data, not arrivals for the worker
     return True
 
 
+# New touchpoints for the catch-up figure: ten per person for people p ≥ ``first`` (new visitors).
+MORE_SQL = """
+INSERT INTO events (site, event_id, event_time, event_ms, received_at, visitor_id, session_id, user_id,
+    type, name, url, host, path, channel, browser, os, device, is_bot, prop_keys, prop_values)
+SELECT 'bench', concat('more-', toString(number)), toDateTime({now} - 3600 + number % 3600), toUInt16(number % 1000),
+    toDateTime({now}), concat('v', toString({first} + intDiv(number, 10))), '', '', 'pageview',
+    [{names}][1 + intDiv(number % 10, 2)], '', 'example.com', '/', 'direct', 'Firefox', 'Linux', 'desktop', 0, [], []
+FROM numbers({rows})
+"""
+
+
+def journey_state_figures(store, client, headers, rows, runs, live_funnel_s):
+    """Build the journey's state (timed against the live funnel), then read from it."""
+    journey = definitions.get(store, SITE, "trip")
+    build = state.build_of(journey)
+    started = time.perf_counter()
+    persons = rebuild_states(store, SITE, journey, build)
+    built = time.perf_counter() - started
+    ratio = f"   build/live funnel = {built / live_funnel_s:.2f}" if live_funnel_s else ""
+    print(f"{'state build (INSERT SELECT)':26} {built * 1000:8.1f} ms   ({persons:,} people){ratio}")
+    status = state.build_status(store, SITE, journey)
+    started, cursor = time.perf_counter(), {}
+    derive_history(store, SITE, journey, build, status, budget_seconds=20, cursor=cursor)
+    took = time.perf_counter() - started
+    derived = state.build_status(store, SITE, journey)["transitions_done"]
+    print(f"{'history, first 20 s':26} {derived / took:8.0f} people/s   (stage changes derived in the background)")
+
+    window = f"from={BASE_S * 1000}&to={(BASE_S + 45 * DAY_S) * 1000}"
+    conds = ", ".join(f"type = 'pageview' AND name = '{n}'" for n in STAGES)
+    raw_m = report("raw windowFunnel", lambda: store.query(WINDOW_FUNNEL_SQL.format(conds=conds)), runs)
+
+    def get(url):
+        response = client.get(url, headers=headers)
+        assert response.status_code == 200 and response.json.get("source", "state") == "state", response.json
+
+    note = (lambda m: f"   state/raw = {m / raw_m:.2f}") if raw_m else (lambda m: "")
+    report("funnel API from state", lambda: get(f"/api/v1/sites/{SITE}/journeys/trip/funnel?{window}"), runs, note)
+    report("funnel by channel", lambda: get(f"/api/v1/sites/{SITE}/journeys/trip/funnel?{window}&breakdown=channel"),
+           runs, note)
+    report("people list (50), state", lambda: get(f"/api/v1/sites/{SITE}/journeys/trip/people?status=dropped"
+                                                   f"&stage=2&limit=50"), runs)
+    report("person page, state", lambda: get(f"/api/v1/sites/{SITE}/people/user{(rows // 10) // 2 // 3 * 3}"), runs)
+
+    worker = JourneyWorker(store)
+    worker.run_once()  # takes the lease, marks the build as it stands
+    more = max(rows // 100, 10_000)
+    now = int(time.time())
+    store.execute(MORE_SQL.format(now=now, first=rows // 10 - more // 20, rows=more,
+                                  names=", ".join(f"'{n}'" for n in STAGES)))
+    started = time.perf_counter()
+    while worker.run_once()["persons"]:
+        pass
+    took = time.perf_counter() - started
+    print(f"{'worker catch-up':26} {more / took:8.0f} touchpoints/s   ({more:,} new touchpoints of "
+          f"{more // 10:,} people, half of them new)")
+    worker.stop()
+
+
+def freshness(app, client, seconds=30, rate=5000):
+    """While /api/v1/touchpoints takes ``rate`` touchpoints/s, seconds from a probe's 202 to the
+    probe person's stage in journey state (the app's own journey worker running)."""
+    import threading
+
+    store = app.extensions["store"]
+    site = create_site_for_bench(app)
+    definitions.save(store, site["site"], "fresh", definitions.validate_definition(
+        {"name": "Fresh", "window_days": 1, "stages": [{"name": "seen", "match": {"type": "pageview"}}]}))
+    headers = {"Authorization": "Bearer " + site["secret"]}
+    stop, sent, lags = threading.Event(), [0], []
+
+    def load():
+        batch, interval = 100, 100 / rate
+        n = 0
+        while not stop.is_set():
+            began = time.perf_counter()
+            events = [{"type": "event", "name": "noise", "vid": f"load-{n}-{i}"} for i in range(batch)]
+            client.post("/api/v1/touchpoints", json={"site": site["site"], "events": events}, headers=headers)
+            sent[0] += batch
+            n += 1
+            time.sleep(max(0.0, interval - (time.perf_counter() - began)))
+
+    loader = threading.Thread(target=load, daemon=True)
+    loader.start()
+    deadline = time.monotonic() + seconds
+    probe = 0
+    while time.monotonic() < deadline:
+        probe += 1
+        person = f"probe-{probe}"
+        client.post("/api/v1/touchpoints", json={"site": site["site"], "events": [
+            {"type": "pageview", "vid": person, "url": "https://bench.example/"}]}, headers=headers)
+        accepted = time.perf_counter()
+        while time.perf_counter() - accepted < 30:
+            found = store.query("SELECT count() FROM journey_state FINAL WHERE site = %(site)s AND person = %(p)s",
+                                {"site": site["site"], "p": person}).scalar()
+            if found:
+                lags.append(time.perf_counter() - accepted)
+                break
+            time.sleep(0.05)
+    stop.set()
+    loader.join(5)
+    lags.sort()
+    achieved = sent[0] / seconds
+    print(f"{'202 to stage (p95)':26} {lags[int(0.95 * (len(lags) - 1))]:8.2f} s   median {statistics.median(lags):.2f} s, "
+          f"{len(lags)} probes, while {achieved:,.0f} touchpoints/s arrived")
+
+
+def create_site_for_bench(app):
+    from tracker.store.sites import create_site
+
+    site = create_site(app.extensions["store"], "Freshness", [])
+    app.extensions["tracker"].sites.refresh()
+    return site
+
+
 def run(kind, config, rows, runs):
-    app = create_app(config)
+    app = create_app(dict(config, journey_worker=False))
     store = app.extensions["store"]
     started = time.perf_counter()
     made = generate(store, rows)
@@ -166,8 +286,15 @@ def run(kind, config, rows, runs):
         assert response.status_code == 200, response.json
     report("people list page (50)", lambda: get(f"/api/v1/sites/{SITE}/journeys/trip/people?status=dropped&stage=2"
                                                 f"&limit=50&as_of={(BASE_S + 60 * DAY_S) * 1000}"), runs)
-    report("search by email", lambda: get(f"/api/v1/sites/{SITE}/people?q=user{people // 2}@"), runs)
+    report("search by email", lambda: get(f"/api/v1/sites/{SITE}/people?q=user{people // 2 // 3 * 3}@"), runs)
+    journey_state_figures(store, client, headers, rows, runs, bare_m)
     close_app(app)
+    # On a store of its own: the big journey's history, still being derived, is not the figure.
+    fresh = dict(config, database=config.get("database", "") + "_fresh") if not config["clickhouse_url"] else \
+        dict(config, clickhouse_url=config["clickhouse_url"] + "_fresh")
+    fresh_app = create_app(dict(fresh, journey_worker=True, flush_seconds=0.5))
+    freshness(fresh_app, fresh_app.test_client())
+    close_app(fresh_app)
 
 
 def main():

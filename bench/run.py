@@ -27,6 +27,7 @@ def main():
     rows = "1000000" if quick else "10000000"
     failures = [
         run("snippet size", ["js/check_size.py", "js/dist/t.js"]),
+        run("channels and bots on held-out data", ["bench/accuracy.py"]),
         run("ingest", ["bench/ingest.py", "--rounds", "1" if quick else "3"]),
     ]
     if (ROOT / "bench" / "journeys.py").exists():

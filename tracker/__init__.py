@@ -75,13 +75,15 @@ def _close_open_apps():
 
 
 def _healthz():
-    """Liveness: whether ClickHouse answers, and the state of this process's background threads
-    (the batch writer, the journey worker): 503 when one of them died."""
+    """Liveness: whether ClickHouse answers, the state of this process's background threads
+    (the batch writer, the journey worker): 503 when one of them died; and what ingest dropped
+    on purpose (referrer spam) since the process started."""
     from flask import current_app
 
-    writer = current_app.extensions["tracker"].writer.health()
+    ingest = current_app.extensions["tracker"]
+    writer = ingest.writer.health()
     body = {"clickhouse": current_app.extensions["store"].ping(), "writer": writer,
-            "spooled_segments": writer["spooled_segments"]}
+            "spooled_segments": writer["spooled_segments"], "dropped": ingest.counters.snapshot()}
     threads = [writer]
     if "journey_worker" in current_app.extensions:
         body["journey_worker"] = current_app.extensions["journey_worker"].health()

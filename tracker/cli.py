@@ -171,15 +171,15 @@ def pixel_url(base, site, uid, campaign, source):
 
 def _add_groups():
     """The command groups of the journey engine, automations, the dashboards, the spool, the worker
-    and the demo."""
+    and the demo, and reclassify."""
     from .automations.cli import automation
     from .dashboards.cli import user
     from .demo import demo
-    from .ingest.cli import spool
+    from .ingest.cli import reclassify, spool
     from .journeys.cli import journey
     from .worker.cli import worker
 
-    for command in (journey, automation, user, spool, worker, demo):
+    for command in (journey, automation, user, spool, worker, demo, reclassify):
         main.add_command(command)
 
 

@@ -66,6 +66,14 @@ def _flag(value):
     raise ValueError("expected 1/0, true/false, yes/no or on/off")
 
 
+def _mmdb(value):
+    from .ingest.geo import readable_database
+
+    if value and not readable_database(value):
+        raise ValueError("not a readable MaxMind database (.mmdb) file")
+    return value
+
+
 @dataclass(frozen=True)
 class Setting:
     name: str
@@ -107,6 +115,8 @@ SETTINGS = [
     Setting("TRACKER_WEBHOOK_ALLOW_PRIVATE", "0", _flag,
             "Let webhooks go to private, loopback and link-local addresses (a receiver on this machine, "
             "the demo); by default they are refused, so no automation reaches the internal network."),
+    Setting("TRACKER_GEOIP_DB", "", _mmdb,
+            "IP-to-country database (.mmdb); unset means the pinned npm package under geoip/ (make install)."),
 ]
 
 

@@ -2,6 +2,10 @@
 from dataclasses import dataclass
 
 from ..store.writer import BatchWriter
+from .agents import is_bot
+from .counters import Counters
+from .geo import GeoLookup, NoGeo, open_geo
+from .referrers import load_lists
 from .salts import Salts
 from .sites import SiteCache
 from .touchpoints import COLUMNS
@@ -14,6 +18,8 @@ class Ingest:
     sites: SiteCache
     writer: BatchWriter
     salts: Salts
+    geo: GeoLookup | NoGeo
+    counters: Counters
 
     def close(self):
         """Stop the site refresher and flush the writer; safe to call twice."""
@@ -22,12 +28,16 @@ class Ingest:
         self._closed = True
         self.sites.close()
         self.writer.close()
+        self.geo.close()
 
 
 def start_ingest(store, settings):
-    """The site cache, the batch writer and the salts of one process."""
+    """The site cache, the batch writer, the salts and the lookups of one process."""
     spool_root = settings["data_dir"] / "spool"
     writer = BatchWriter(store, COLUMNS, spool_root / store.database,
                          flush_seconds=settings["flush_seconds"], flush_rows=settings["flush_rows"])
     sites = SiteCache(store, spool_root / f"{store.database}-sites.json")
-    return Ingest(sites=sites, writer=writer, salts=Salts(store))
+    load_lists()  # read the referrer lists and compile the bot patterns now, not in a first request
+    is_bot("warm-up")
+    return Ingest(sites=sites, writer=writer, salts=Salts(store), geo=open_geo(settings["geoip_db"]),
+                  counters=Counters())

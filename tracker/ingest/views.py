@@ -32,8 +32,12 @@ def _client_ip():
 
 def _hit(site_key, trusted=False):
     tracker = _ingest()
+    ip = _client_ip()
+    # The server API's address is the company's server, not the visitor's: no country.
+    country, continent = ("", "") if trusted else tracker.geo.locate(ip)
     return Hit(site=site_key, user_agent=request.headers.get("User-Agent", "")[:512],
-               salt=tracker.salts.today(), ip=_client_ip(), received_ms=now_ms(), trusted=trusted)
+               salt=tracker.salts.today(), ip=ip, received_ms=now_ms(), trusted=trusted,
+               country=country, continent=continent)
 
 
 def _check_domain(site, events):
@@ -62,6 +66,7 @@ def _refuse_server_fields(events):
 
 
 def _accept(hit, batch_vid, events):
+    """Store the batch; the number stored (referrer spam is dropped and counted)."""
     tracker = _ingest()
     try:
         records = records_for(hit, batch_vid, events)
@@ -70,10 +75,19 @@ def _accept(hit, batch_vid, events):
                             "right now; send a vid, or retry later") from None
     try:
         tracker.writer.add(records)
+    except UnicodeEncodeError:
+        # A JSON \ud800-\udfff escape that is not half of a pair decodes to a lone surrogate:
+        # no text, and nothing UTF-8 (the spool, ClickHouse) can hold. Found where the rows are
+        # encoded, so well-formed batches pay nothing for the check.
+        raise ApiError(400, "an unpaired \\ud800-\\udfff escape is not text",
+                       {"body": "unpaired surrogate"}) from None
     except OSError as exc:
         current_app.logger.error("spool refused a batch: %s", exc)
         raise ApiError(503, "cannot store events right now; retry later") from None
-    return sum(1 for table, _ in records if table == "events")
+    stored = sum(1 for table, _ in records if table == "events")
+    if stored < len(events):
+        tracker.counters.add("referrer_spam_dropped", len(events) - stored)
+    return stored
 
 
 def _load_body(max_events):
@@ -88,7 +102,7 @@ def _load_body(max_events):
         raise ApiError(413, f"at most {max_events} events per request",
                        {"events": f"more than {max_events}"})
     try:
-        return BATCH.load(body)
+        return load_fast(BATCH, body)
     except ValidationError as exc:
         raise ApiError(400, "invalid events", field_errors(exc.messages)) from None
 

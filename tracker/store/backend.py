@@ -74,6 +74,12 @@ class Rows(list):
         return self[0][0] if self else None
 
 
+# The journey worker recomputes thousands of people in one query, naming their visitor ids:
+# more text and more syntax-tree nodes than ClickHouse takes by default (256 KiB, 50,000).
+MAX_QUERY_BYTES = 64 * 1024 * 1024
+MAX_AST_ELEMENTS = 2_000_000
+
+
 class Backend:
     """What the rest of the code may ask of a store."""
 
@@ -84,7 +90,8 @@ class Backend:
     # (every person of 10M touchpoints) spills to disk under half the memory cap, as ClickHouse
     # advises, instead of failing (PostHog forces the same setting).
     query_limits = {"max_execution_time": 30, "max_memory_usage": 4_000_000_000,
-                    "max_bytes_before_external_group_by": 1_500_000_000}
+                    "max_bytes_before_external_group_by": 1_500_000_000, "max_query_size": MAX_QUERY_BYTES,
+                    "max_ast_elements": MAX_AST_ELEMENTS, "max_expanded_ast_elements": MAX_AST_ELEMENTS}
 
     def limited(self, settings):
         """The query limits merged with a caller's settings."""

@@ -7,7 +7,7 @@ import json
 import threading
 from datetime import date
 
-from .backend import Backend, Rows, StoreError, bind, to_epoch
+from .backend import MAX_QUERY_BYTES, Backend, Rows, StoreError, bind, to_epoch
 
 _sessions = {}
 _sessions_lock = threading.Lock()
@@ -25,6 +25,8 @@ def _session(path):
                              f"chDB opens one data folder per process")
         try:
             _sessions[path] = chdb_session.Session(str(path))
+            # A query's SETTINGS clause comes too late for the parser's own limit.
+            _sessions[path].query(f"SET max_query_size = {MAX_QUERY_BYTES}", "CSV")
         except Exception as exc:  # chDB raises plain RuntimeErrors on a locked folder
             raise StoreError(
                 f"cannot open the embedded store at {path}: {exc}. Another process (a second "

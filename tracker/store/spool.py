@@ -20,8 +20,13 @@ from pathlib import Path
 REJECTED = "rejected"
 
 
+# One encoder for every line: json.dumps with options builds a new one per call, a fifth of
+# the time of a pixel hit's line.
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def _line(value):
-    return (json.dumps(value, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+    return (_encode(value) + "\n").encode()
 
 
 class Segment:

@@ -46,6 +46,7 @@ class JourneyWorker:
         self.last_round_ms = None
         self.last_automations = None
         self._last_sweep = 0.0
+        self._history = {}  # build -> how far the derivation of its transitions has got
         self._stop = threading.Event()
         self._thread = None
 
@@ -137,7 +138,8 @@ class JourneyWorker:
                 self._rebuild(site, journey, build, as_of)
                 status = state.builds(self.store, site).get((site, journey_id), {}).get(build)
             if status and status["status"] == "transitions":
-                if derive_history(self.store, site, journey, build, status, as_of=as_of):
+                cursor = self._history.setdefault(build, {})
+                if derive_history(self.store, site, journey, build, status, as_of=as_of, cursor=cursor):
                     forget_other_builds(self.store, site, journey_id, build)
             readable[(site, journey_id)] = journey
         return readable
