@@ -241,7 +241,7 @@ def test_server_api_records_offline_touchpoints_with_their_own_time(client, site
 
 
 def test_the_server_api_names_the_channels_that_enrichment_assigns():
-    from tracker.ingest.enrich import CHANNELS
+    from tracker.ingest.channels import CHANNELS
     from tracker.ingest.schemas import EventSchema
 
     [one_of] = EventSchema().fields["channel"].validators
