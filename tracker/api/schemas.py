@@ -157,12 +157,15 @@ class TouchpointSchema(Schema):
     path = fields.String(required=True)
     title = fields.String(required=True)
     referrer_host = fields.String(required=True)
-    channel = fields.String(required=True)
+    channel = fields.String(required=True, metadata={"description": "Its own, or its visit's"})
+    source = fields.String(required=True, metadata={"description": "The search engine, network, webmail or "
+                                                                    "assistant it came from (its own, or its visit's)"})
     utm_source = fields.String(required=True)
     utm_medium = fields.String(required=True)
     utm_campaign = fields.String(required=True)
     browser = fields.String(required=True)
     device = fields.String(required=True)
+    country = fields.String(required=True, metadata={"description": "ISO 3166 code, '' when unknown"})
     props = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
 
 
@@ -175,8 +178,10 @@ class SessionSchema(Schema):
     end_ms = _ms(required=True)
     channel = fields.String(required=True)
     campaign = fields.String(required=True)
-    source = fields.String(required=True)
+    source = fields.String(required=True, metadata={"description": "utm_source of the visit"})
+    referrer_source = fields.String(required=True, metadata={"description": "Where the visit came from by name"})
     device = fields.String(required=True)
+    country = fields.String(required=True)
     touchpoints = fields.List(fields.Nested(TouchpointSchema), required=True)
 
 

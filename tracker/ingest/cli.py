@@ -87,8 +87,8 @@ def reclassify(site, since):
     """Recompute channel, source and bot flag of stored touchpoints with the current referrer
     lists and bot patterns, in place, month by month (the overview's figures and journey state
     follow)."""
-    from ..cli import _store
+    from ..cli import command_store
     from .reclassify import reclassify as run
 
-    done = run(_store(), site, since.date() if since else None, progress=click.echo)
+    done = run(command_store(), site, since.date() if since else None, progress=click.echo)
     click.echo(f"reclassified {len(done)} month(s)" if done else "no touchpoints in that range")

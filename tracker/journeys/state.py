@@ -29,6 +29,8 @@ TRANSITION_COLUMNS = ["id", "site", "journey_id", "person", "kind", "run_ms", "f
                       "cause_channel", "cause_campaign", "build"]
 BUILD_COLUMNS = ["site", "journey_id", "build", "status", "persons", "transitions_done", "started_at",
                  "updated_at", "error", "version"]
+# A rebuild computes every person of a journey in one statement: it may take long.
+REBUILD_SECONDS = 3600
 ENGINE_COLUMNS = ["person", "a_entry", "a_stage", "a_times", "a_values", "stage", "entry", "times", "vals",
                   "entry_min", "entry_max", "first_channel", "last_ts", "touch_times", "capped"]
 
@@ -120,7 +122,9 @@ def insert_all_states(store, journey, site, build, as_of):
         SELECT %(site)s, %(journey_id)s, person, %(build)s, {', '.join(ENGINE_COLUMNS[1:])},
                toUInt64(0), toUInt64(0), toUInt64(%(version)s)
         FROM ({engine.state_sql(q)})
-        WHERE notEmpty(a_entry)""", q.params.values)
+        WHERE notEmpty(a_entry)""", q.params.values,
+                  # As a report's query: spilling its GROUP BY to disk, with the rebuild's own time limit.
+                  settings=store.limited(dict(engine.QUERY_SETTINGS, max_execution_time=REBUILD_SECONDS)))
 
 
 def person_slices(store, site, journey_id, build, size):

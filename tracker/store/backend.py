@@ -101,8 +101,16 @@ class Backend:
         """Run a SELECT with the query limits; return ``Rows``."""
         raise NotImplementedError
 
-    def execute(self, sql, params=None):
-        """Run a statement that returns nothing (DDL, ALTER, OPTIMIZE)."""
+    @staticmethod
+    def settings_clause(settings):
+        """``SETTINGS a=1, b='x'`` for the end of a statement ('' when none)."""
+        if not settings:
+            return ""
+        return " SETTINGS " + ", ".join(f"{k}={int(v) if isinstance(v, bool) else v!r}" for k, v in settings.items())
+
+    def execute(self, sql, params=None, settings=None):
+        """Run a statement that returns nothing (DDL, ALTER, OPTIMIZE, INSERT SELECT); ``settings``
+        apply to it (an INSERT SELECT passes the query limits, spilling included)."""
         raise NotImplementedError
 
     def insert(self, table, columns, rows):

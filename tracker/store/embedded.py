@@ -67,8 +67,7 @@ class EmbeddedBackend(Backend):
             raise StoreError(str(exc).strip()) from exc
 
     def query(self, sql, params=None, settings=None):
-        text = bind(sql, params) + " SETTINGS " + ", ".join(
-            f"{k}={int(v) if isinstance(v, bool) else v!r}" for k, v in self.limited(settings).items())
+        text = bind(sql, params) + self.settings_clause(self.limited(settings))
         result = self._run(self._in_database(text))
         raw = result.bytes()
         if not raw:
@@ -80,8 +79,8 @@ class EmbeddedBackend(Backend):
         rows = [tuple(conv(v) for conv, v in zip(converters, row)) for row in payload["data"]]
         return Rows(rows, columns)
 
-    def execute(self, sql, params=None):
-        self._run(self._in_database(bind(sql, params)), "CSV")
+    def execute(self, sql, params=None, settings=None):
+        self._run(self._in_database(bind(sql, params) + self.settings_clause(settings)), "CSV")
 
     def insert(self, table, columns, rows):
         if not rows:

@@ -65,8 +65,8 @@ class ServerBackend(Backend):
             data = [tuple(to_epoch(v) if i in time_columns else v for i, v in enumerate(row)) for row in data]
         return Rows(data, columns)
 
-    def execute(self, sql, params=None):
-        self._run(sql, params)
+    def execute(self, sql, params=None, settings=None):
+        self._run(sql, params, settings)
 
     def insert(self, table, columns, rows):
         if rows:

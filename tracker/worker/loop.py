@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 LEASE_SECONDS = 30
 SWEEP_SECONDS = 15
 STATUS_STALE_SECONDS = 60
+# Time a round gives to deriving the history of new builds, after what arrived.
+HISTORY_SECONDS = 1.0
 
 
 class JourneyWorker:
@@ -98,7 +100,8 @@ class JourneyWorker:
             self._last_sweep = time.monotonic()
             done["transitions"] += sweep(self.store, readable, as_of)
         self.feed.save()
-        self._automations()
+        self._histories(readable, as_of)  # last: what arrived comes first
+        self._automations()  # after them: it acts on the transitions this round recorded
         for key in ("persons", "transitions"):
             self.totals[key] += done[key]
         self.totals["rounds"] += 1
@@ -137,12 +140,20 @@ class JourneyWorker:
             if status is None or status["status"] in ("building", "failed"):
                 self._rebuild(site, journey, build, as_of)
                 status = state.builds(self.store, site).get((site, journey_id), {}).get(build)
-            if status and status["status"] == "transitions":
-                cursor = self._history.setdefault(build, {})
-                if derive_history(self.store, site, journey, build, status, as_of=as_of, cursor=cursor):
-                    forget_other_builds(self.store, site, journey_id, build)
             readable[(site, journey_id)] = journey
         return readable
+
+    def _histories(self, readable, as_of):
+        """A slice of the stage changes of builds whose history is still being derived."""
+        builds = state.builds(self.store)
+        for (site, journey_id), journey in sorted(readable.items()):
+            build = state.build_of(journey)
+            status = builds.get((site, journey_id), {}).get(build)
+            if status and status["status"] == "transitions":
+                cursor = self._history.setdefault(build, {})
+                if derive_history(self.store, site, journey, build, status, budget_seconds=HISTORY_SECONDS,
+                                  as_of=as_of, cursor=cursor):
+                    forget_other_builds(self.store, site, journey_id, build)
 
     def _rebuild(self, site, journey, build, as_of):
         since = self.store.query("SELECT toUInt32(now())").scalar()
