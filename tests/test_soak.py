@@ -2,7 +2,7 @@
 ``kill -9`` of workers in the middle; afterwards every touchpoint that got its 202 (or its clean
 GIF) is stored exactly once, and the workers' memory is flat.
 
-``make test`` runs it for TRACKER_SOAK_SECONDS (default 40); ``make bench`` for 240 and prints
+``make test`` runs it for TRACKER_SOAK_SECONDS (default 20); ``make bench`` for 240 and prints
 the figures. Bounded: a fixed duration, a few sender threads, loopback only.
 """
 import json
@@ -21,7 +21,7 @@ from helpers import CHROME
 from processes import Gunicorn, OwnClickHouse, tracker_cli
 
 pytestmark = [pytest.mark.slow, pytest.mark.soak]
-SECONDS = float(os.environ.get("TRACKER_SOAK_SECONDS", "40"))
+SECONDS = float(os.environ.get("TRACKER_SOAK_SECONDS", "20"))
 
 
 def workers_of(master):
