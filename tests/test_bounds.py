@@ -52,6 +52,19 @@ def test_counters_refuse_at_the_limit_and_never_below_it(tally, redis_server):
         counters.close()
 
 
+def test_a_worker_new_to_a_spent_key_or_idle_on_it_refuses(redis_server):
+    prefix = new_database()
+    busy, idle, new = (WindowCounters(open_tally(redis_server), prefix) for _ in range(3))
+    try:
+        assert idle.hit("k", 30, 3600) == 0
+        assert [busy.hit("k", 30, 3600) for _ in range(29)] == [0] * 29
+        time.sleep(0.1)  # a sync or two
+        assert idle.hit("k", 30, 3600) > 0 and new.hit("k", 30, 3600) > 0
+    finally:
+        for counters in (busy, idle, new):
+            counters.close()
+
+
 def test_an_unreachable_tally_lets_requests_pass_up_to_this_process_count():
     counters = WindowCounters(open_tally("redis://127.0.0.1:1/0"), new_database())  # nothing listens there
     try:

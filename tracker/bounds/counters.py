@@ -9,7 +9,10 @@ tally at once and is decided on its answer, exactly as flask-limiter's fixed win
 (increment, then compare). So a limit is exact where it matters, at the limit: no request
 below it is refused, and past it every worker refuses within one round trip. Far from it, a
 key can only be under-counted by what other workers took in the last ``SYNC_SECONDS``, which
-the slack covers. Once a key is known to be spent, refusals are local too: a flood costs no
+the slack covers. Long windows (a minute or more: hourly limits, the daily quota) are exact
+across workers: a key's first hit in a process asks the tally, and each sync refreshes the
+totals of the long keys this process hit in the last ``RECENT_SECONDS``, so a worker idle on a
+key still knows what the others took. A short window's first hits are decided locally. Once a key is known to be spent, refusals are local too: a flood costs no
 round trips.
 
 When the tally cannot be reached, requests are let through (and logged) up to what this process
@@ -24,6 +27,8 @@ log = logging.getLogger(__name__)
 SYNC_SECONDS = 0.02
 MAX_SLACK = 1000
 QUIET_AFTER_FAILURE = 5.0  # seconds without synchronous calls after the tally failed
+ASK_FIRST_FROM_SECONDS = 60  # windows this long ask the tally on a key's first hit in a process
+RECENT_SECONDS, RECENT_KEYS = 10.0, 256  # keys whose totals each sync refreshes, and how many at most
 
 
 class WindowCounters:
@@ -46,11 +51,16 @@ class WindowCounters:
         key = (name, start)
         with self._lock:
             entry = self._entries.get(key)
+            # A long window's first hit in this process asks the tally: others may have spent it
+            # long ago (one round trip a key a window, which a long window amortizes; a short
+            # one's first hits are decided here, off by at most a sync period's worth).
+            ask = entry is None and seconds >= ASK_FIRST_FROM_SECONDS
             if entry is None:
-                entry = self._entries[key] = [0, 0, seconds]
+                entry = self._entries[key] = [0, 0, seconds, now]
+            entry[3] = now
             if entry[0] >= amount:
                 return start + seconds - now  # known to be spent: refused without a round trip
-            if entry[0] + entry[1] + cost <= amount - min(amount // 2, MAX_SLACK):
+            if not ask and entry[0] + entry[1] + cost <= amount - min(amount // 2, MAX_SLACK):
                 entry[1] += cost
                 return 0
             if self._quiet(now):  # the tally failed lately: this process's own count still binds
@@ -104,13 +114,19 @@ class WindowCounters:
             pending = {k: (e[1], e[2]) for k, e in self._entries.items() if e[1]}
             for key in pending:
                 self._entries[key][1] = 0
+            # Long windows' keys this process hit lately learn the others' counts too (adding 0):
+            # a worker idle on a key must not decide locally on a total others have long passed.
+            recent = sorted((e[3], k) for k, e in self._entries.items()
+                            if k not in pending and e[2] >= ASK_FIRST_FROM_SECONDS and now - e[3] < RECENT_SECONDS)
+            for _, key in recent[-RECENT_KEYS:]:
+                pending[key] = (0, self._entries[key][2])
         if not pending:
             return
         try:
             totals = self.tally.add({self._tally_key(k): v for k, v in pending.items()})
         except Exception as exc:
             self._failed(exc)
-            self._keep_pending({k: amount for k, (amount, _) in pending.items()})
+            self._keep_pending({k: amount for k, (amount, _) in pending.items() if amount})
             return
         with self._lock:
             for key in pending:

@@ -1,5 +1,6 @@
 """Turn validated events into rows of ``events``, ``identities`` and ``persons``."""
 import itertools
+import os
 import uuid
 from dataclasses import dataclass
 
@@ -113,8 +114,17 @@ def records_for(hit, batch_vid, events):
     return records
 
 
-_ID_PREFIX = uuid.uuid4().hex[:12]
-_id_counter = itertools.count()
+def _new_id_source():
+    """A random prefix and a counter of this process. Made anew in every forked child: gunicorn's
+    master imports this module before it forks its workers, and two workers counting under one
+    prefix would give different touchpoints one id (and ClickHouse would keep only one)."""
+    global _ID_PREFIX, _id_counter
+    _ID_PREFIX = uuid.uuid4().hex[:12]
+    _id_counter = itertools.count()
+
+
+_new_id_source()
+os.register_at_fork(after_in_child=_new_id_source)
 
 
 def next_event_id():
