@@ -1,7 +1,9 @@
 """Fixtures: a real ClickHouse server and embedded chDB, an app on each, sites and tokens.
 
-Every storage test runs twice, through the ``backend`` parameter. Tests are isolated by
-database name: chDB opens one data folder per process, so all embedded tests share one.
+Every storage test runs twice, through the ``backend`` parameter; the modules of the storage,
+journey and API suites (``CLUSTER_MODULES``) a third time, on a two-shard cluster of 18.16
+servers (``scripts/clickhouse-cluster.sh``). Tests are isolated by database name: chDB opens
+one data folder per process, so all embedded tests share one.
 """
 import socket
 import subprocess
@@ -18,6 +20,11 @@ from tracker.store.sites import create_site, create_token
 ROOT = Path(__file__).resolve().parents[1]
 CH_HOST, CH_PORT = "127.0.0.1", 9000
 BACKENDS = ["server", "embedded"]
+# The modules whose tests also run on the cluster: storage, journeys, the API.
+CLUSTER_MODULES = {"test_ingest", "test_durability", "test_migrations", "test_journeys_rules", "test_visits",
+                   "test_funnel_properties", "test_journey_state_properties", "test_journey_worker",
+                   "test_api_journeys", "test_api_state", "test_cluster"}
+CLUSTER_PORT = 29101  # the first of the cluster's hosts; scripts/clickhouse-cluster.sh's BASE_PORT + 1
 
 
 def clickhouse_answers():
@@ -46,10 +53,29 @@ def new_database():
     return "t_" + uuid.uuid4().hex[:10]
 
 
-@pytest.fixture(params=BACKENDS)
-def backend(request):
-    """'server' or 'embedded': each storage test runs on both."""
-    return request.param
+@pytest.fixture(scope="session")
+def clickhouse_cluster():
+    """The two-shard test cluster 'tracker' (no replicas, no ZooKeeper); started if it is down."""
+    subprocess.run([str(ROOT / "scripts" / "clickhouse-cluster.sh"), "start"], check=True, stdout=subprocess.DEVNULL)
+    return f"clickhouse://default@{CH_HOST}:{CLUSTER_PORT}"
+
+
+def pytest_generate_tests(metafunc):
+    """``backend``: 'server' and 'embedded' for every storage test, and 'cluster' in CLUSTER_MODULES
+    (a test that parametrizes ``backend`` itself keeps its own)."""
+    if "backend" not in metafunc.fixturenames:
+        return
+    if any("backend" in mark.args[0] for mark in metafunc.definition.iter_markers("parametrize")):
+        return
+    cluster = metafunc.module.__name__.rsplit(".", 1)[-1] in CLUSTER_MODULES
+    metafunc.parametrize("backend", BACKENDS + (["cluster"] if cluster else []))
+
+
+def drop_database(store):
+    """Drop a test's database (on every host of a cluster)."""
+    stores = [store.host(host) for host in store.hosts] if store.kind == "cluster" else [store]
+    for each in stores:
+        each.execute(f"DROP DATABASE IF EXISTS `{store.database}`")
 
 
 @pytest.fixture
@@ -59,6 +85,10 @@ def test_config(backend, request, tmp_path):
     if backend == "server":
         url = request.getfixturevalue("clickhouse_server")
         return {"clickhouse_url": f"{url}/{database}", "data_dir": str(tmp_path / "data")}
+    if backend == "cluster":
+        url = request.getfixturevalue("clickhouse_cluster")
+        return {"clickhouse_url": f"{url}/{database}", "clickhouse_cluster": "tracker",
+                "data_dir": str(tmp_path / "data")}
     return {"clickhouse_url": "", "data_dir": str(request.getfixturevalue("embedded_dir")),
             "database": database}
 
@@ -70,8 +100,7 @@ def app(test_config):
     app.config["TESTING"] = True
     yield app
     close_app(app)
-    store = app.extensions["store"]
-    store.execute(f"DROP DATABASE IF EXISTS `{store.database}`")
+    drop_database(app.extensions["store"])
 
 
 @pytest.fixture

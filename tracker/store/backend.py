@@ -24,6 +24,9 @@ class StoreError(Exception):
 class StoreUnavailable(StoreError):
     """ClickHouse cannot be reached at all (as opposed to refusing one query)."""
 
+    # What a client is told (the exception's own text, with hosts and ports, is for the log).
+    public_reason = "the database does not answer; try again shortly"
+
 
 _SAFE_TYPES = (str, int, float, list, tuple, type(None))
 
@@ -105,6 +108,25 @@ class Backend:
     def create_database(self):
         """Create this store's database if it is missing (migrations start here)."""
         raise NotImplementedError
+
+    # What a single node shares with a cluster (``cluster.py``), where each differs.
+
+    def coordinator(self):
+        """The store that holds the locks (``locks.py``): this one, on a single node."""
+        return self
+
+    def parts(self, table, columns, rows):
+        """``rows`` split by where they are written, {part: rows}: one part on a single node."""
+        return {0: rows} if rows else {}
+
+    def insert_part(self, part, table, columns, rows):
+        """Insert one part of ``parts``."""
+        self.insert(table, columns, rows)
+
+    def delete_where(self, table, condition, params=None):
+        """Delete ``table``'s rows that match ``condition`` (a mutation: ClickHouse applies it
+        in the background)."""
+        self.execute(f"ALTER TABLE {table} DELETE WHERE {condition}", params)
 
     def ping(self):
         """True when ClickHouse answers."""

@@ -6,6 +6,11 @@ migration never changes: each applied file's checksum is recorded, and a file th
 matches stops start-up with a sentence saying so (the change belongs in a new file). Workers
 and nodes start together; only one of them migrates (a lock in ClickHouse), the others wait
 and then find nothing left to do.
+
+On a cluster (``TRACKER_CLICKHOUSE_CLUSTER``) the same files are applied to every host of it,
+each statement rewritten for that host by ``cluster_schema.for_host`` (local tables, a
+``Distributed`` table over them, views over the local tables), and each host records its own
+migrations: a host added later gets all of them on the next ``tracker migrate``.
 """
 import hashlib
 import logging
@@ -14,6 +19,7 @@ import time
 from pathlib import Path
 
 from ..resources import migrations_dir
+from . import cluster_schema
 from .backend import StoreError
 from .locks import Lock
 
@@ -97,29 +103,53 @@ def _up_to_date(done, files):
     return all(m.version in done and done[m.version][1] for m in files)
 
 
+def targets(store):
+    """[(store, statements of a migration there)]: the store itself, or each host of its cluster."""
+    if store.kind != "cluster":
+        return [(store, lambda migration: migration.statements)]
+    layout = store.layout
+
+    def on(host):
+        return lambda migration: [rewritten for statement in migration.statements
+                                  for rewritten in cluster_schema.for_host(statement, layout, host)]
+
+    return [(store.host(host), on(host)) for host in store.hosts]
+
+
 def migrate(store, folder=MIGRATIONS_DIR):
-    """Apply what is missing, in order, under the migrations lock; return the names applied now."""
-    _prepare(store)
+    """Apply what is missing, in order, under the migrations lock; return the names applied now
+    (on any host of a cluster)."""
     files = available(folder)
-    done = applied(store)
-    verify(store, done, files)
-    if _up_to_date(done, files):
+    hosts = targets(store)
+    for target, _ in hosts:
+        _prepare(target)
+        verify(target, applied(target), files)
+    if all(_up_to_date(applied(target), files) for target, _ in hosts):
         return []  # the common start: no lock taken
     names = []
     # A backfill may take minutes; the lock's expiry is long so that nobody takes it over.
     with Lock(store, "migrations", ttl=3600, wait=3600) as lock:
-        done = applied(store)
-        verify(store, done, files)
-        for migration in files:
-            if migration.version in done:
-                if not done[migration.version][1]:  # applied before checksums were kept
-                    _record(store, migration)
-                continue
-            for statement in migration.statements:
-                store.execute(statement)
-            _record(store, migration)
-            lock.renew()
-            names.append(migration.name)
+        for target, statements_of in hosts:
+            for name in _apply_missing(target, statements_of, files, lock):
+                if name not in names:
+                    names.append(name)
+    return names
+
+
+def _apply_missing(store, statements_of, files, lock):
+    done = applied(store)
+    verify(store, done, files)
+    names = []
+    for migration in files:
+        if migration.version in done:
+            if not done[migration.version][1]:  # applied before checksums were kept
+                _record(store, migration)
+            continue
+        for statement in statements_of(migration):
+            store.execute(statement)
+        _record(store, migration)
+        lock.renew()
+        names.append(migration.name)
     return names
 
 
