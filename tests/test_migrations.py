@@ -5,6 +5,7 @@ import threading
 
 import pytest
 
+from conftest import drop_database
 from tracker.store import open_store
 from tracker.store.migrations import MIGRATIONS_DIR, MigrationError, available, migrate, split_statements
 from tracker.settings import load_settings
@@ -25,7 +26,7 @@ def fresh_store(test_config):
 def bare_store(test_config):
     store = fresh_store(test_config)
     yield store
-    store.execute(f"DROP DATABASE IF EXISTS `{store.database}`")
+    drop_database(store)
 
 
 def copy_migrations(tmp_path, upto=None):
@@ -82,7 +83,7 @@ def test_a_database_of_the_first_release_catches_up(bare_store, tmp_path):
     assert recorded == {m.version: m.checksum for m in available()}
 
 
-@pytest.mark.parametrize("backend", ["server"])
+@pytest.mark.parametrize("backend", ["server", "cluster"])
 def test_workers_starting_together_migrate_once(test_config, bare_store):
     """Four processes' worth of stores migrate one fresh database at once: each file is applied
     by exactly one of them, and none fails."""
