@@ -15,9 +15,12 @@ from .backend import StoreError, StoreUnavailable
 from .cluster_schema import SHARDED, Host, Layout, shard_index
 from .server import ServerBackend
 
-# ClickHouse's codes for a shard that cannot be reached through a Distributed table:
-# ALL_CONNECTION_TRIES_FAILED, NETWORK_ERROR, SOCKET_TIMEOUT, ALL_REPLICAS_ARE_STALE.
-SHARD_DOWN_CODES = {279, 210, 209, 369}
+# ClickHouse's codes for a shard that cannot take part now: unreachable through a Distributed
+# table (ALL_CONNECTION_TRIES_FAILED, NETWORK_ERROR, SOCKET_TIMEOUT, ALL_REPLICAS_ARE_STALE), or a
+# replica without its ZooKeeper session, as after a restart (TABLE_IS_READ_ONLY, NO_ZOOKEEPER,
+# KEEPER_EXCEPTION, UNKNOWN_STATUS_OF_INSERT). The batch writer waits for these; it sets rows
+# aside only when ClickHouse refuses them.
+SHARD_DOWN_CODES = {279, 210, 209, 369, 242, 225, 999, 319}
 COORDINATOR_SECONDS = 10
 
 
@@ -115,7 +118,9 @@ class ClusterBackend(ServerBackend):
         for host in self.replicas(part):
             try:
                 return self.host(host).insert(local, columns, rows)
-            except StoreUnavailable as exc:
+            except StoreError as exc:
+                if not shard_down(exc):
+                    raise
                 failure = exc
         raise ShardUnavailable(f"shard {part} of cluster {self.cluster} does not answer: {failure}")
 
@@ -149,7 +154,7 @@ class ClusterBackend(ServerBackend):
         except StoreUnavailable:
             raise
         except StoreError as exc:
-            if exc.code in SHARD_DOWN_CODES:
+            if shard_down(exc):
                 raise ShardUnavailable(_first_line(str(exc))) from exc
             raise
 
@@ -157,6 +162,11 @@ class ClusterBackend(ServerBackend):
         for store in self._host_stores.values():
             store.close()
         super().close()
+
+
+def shard_down(exc):
+    """Whether a StoreError means a shard (or a replica) cannot take part now."""
+    return isinstance(exc, StoreUnavailable) or exc.code in SHARD_DOWN_CODES
 
 
 def _first_line(text):
