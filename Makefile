@@ -1,5 +1,6 @@
 # make demo  — a served instance with demo data on http://127.0.0.1:8000 (embedded store)
-# make test  — ClickHouse server + Chromium installed and started if needed, then every test
+# make test  — ClickHouse server, a two-shard cluster + Chromium installed and started if needed,
+#              then every test (a replicated cluster with ZooKeeper for the failure tests)
 # make bench — the benchmarks, printing their figures
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -16,10 +17,11 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 system:
-	scripts/system-packages.sh clickhouse chromium
+	scripts/system-packages.sh clickhouse chromium zookeeper nginx
 
 clickhouse: system
 	scripts/clickhouse-server.sh start
+	scripts/clickhouse-cluster.sh start
 
 demo: install
 	TRACKER_DATA_DIR=$(DEMO_DIR) $(VENV)/bin/tracker demo
