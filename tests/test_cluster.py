@@ -2,6 +2,7 @@
 one server and into one on the two-shard cluster, every read compared (funnels with each
 breakdown, people lists, person pages, journey state kept by the worker). Also: the schema
 rewriting of every migration, and rows landing on the shard the Distributed tables pick."""
+import hashlib
 import os
 import uuid
 
@@ -169,3 +170,11 @@ def test_rows_land_on_the_shard_the_distributed_table_picks(pair):
         assert placed == {(j, p) for p in want for j in ("via-distributed", "via-writer")}
         assert want, "forty people all on one shard: the routing is not spreading them"
     assert SHARDED["journey_state"] == "person"
+
+
+def test_weighted_shards_take_their_share_of_slots():
+    """A shard of weight 2 beside one of weight 1 takes the slots 1 and 2 of halfMD5 % 3."""
+    values = [f"v{i}" for i in range(300)]
+    placed = [shard_index(v, [1, 2]) for v in values]
+    slots = [int.from_bytes(hashlib.md5(v.encode()).digest()[:8], "big") % 3 for v in values]
+    assert placed == [0 if slot == 0 else 1 for slot in slots]

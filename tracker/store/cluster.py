@@ -33,7 +33,7 @@ class ShardUnavailable(StoreUnavailable):
 
 def discover(store, name):
     """The hosts of cluster ``name`` (shard by shard), as the URL's server knows them."""
-    rows = store.query("SELECT shard_num, replica_num, host_address, port FROM system.clusters "
+    rows = store.query("SELECT shard_num, replica_num, host_address, port, shard_weight FROM system.clusters "
                        "WHERE cluster = %(name)s ORDER BY shard_num, replica_num", {"name": name})
     if not rows:
         raise StoreUnavailable(f"the ClickHouse server knows no cluster {name!r} (TRACKER_CLICKHOUSE_CLUSTER): "
@@ -102,10 +102,10 @@ class ClusterBackend(ServerBackend):
         if table not in SHARDED:
             return {0: rows} if rows else {}
         key = columns.index(SHARDED[table])
-        count = len(self.shards)
+        weights = [self.replicas(shard)[0].weight for shard in self.shards]
         split = defaultdict(list)
         for row in rows:
-            split[self.shards[shard_index(row[key], count)]].append(row)
+            split[self.shards[shard_index(row[key], weights)]].append(row)
         return dict(split)
 
     def insert_part(self, part, table, columns, rows):

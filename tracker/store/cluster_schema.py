@@ -31,6 +31,7 @@ SELECT … FROM s``                      ``FROM s_local``): it fires on the host
 No ``ON CLUSTER``: it needs ZooKeeper even for plain tables; the runner applies the statements
 host by host (``migrations.py``) and records each host's migrations on that host.
 """
+import hashlib
 import re
 from dataclasses import dataclass
 
@@ -69,6 +70,7 @@ class Host:
     replica: int
     address: str
     port: int
+    weight: int = 1  # the shard's <weight>: its share of new rows
 
     @property
     def home(self):
@@ -158,10 +160,14 @@ def for_host(statement, layout, host):
                            f"shapes in tracker/store/cluster_schema.py:\n{statement[:300]}")
 
 
-def shard_index(value, shards):
-    """The 0-based shard of a row whose sharding column is ``value``, as the ``Distributed``
-    table's ``halfMD5(column) % shards`` picks it (each shard of weight 1)."""
-    import hashlib
-
-    digest = hashlib.md5(value.encode()).digest()
-    return int.from_bytes(digest[:8], "big") % shards
+def shard_index(value, weights):
+    """The 0-based shard of a row whose sharding column is ``value``, as a ``Distributed`` table
+    picks it: ``halfMD5(column)`` modulo the sum of the shards' ``weights`` (an int: that many
+    shards of weight 1), each shard taking as many of those slots as its weight, in order."""
+    weights = [1] * weights if isinstance(weights, int) else weights
+    slot = int.from_bytes(hashlib.md5(value.encode()).digest()[:8], "big") % sum(weights)
+    for index, weight in enumerate(weights):
+        if slot < weight:
+            return index
+        slot -= weight
+    raise AssertionError("unreachable: the slot is below the sum of the weights")
