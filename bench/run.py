@@ -31,6 +31,7 @@ def main():
     ]
     if (ROOT / "bench" / "journeys.py").exists():
         failures.append(run("journeys", ["bench/journeys.py", "--rows", rows]))
+    failures.append(run("cluster against one node", ["bench/cluster.py", "--rows", "200000" if quick else "1000000"]))
     failures.append(run("dashboard pages", ["bench/pages.py", "--url",
                                              "clickhouse://default@127.0.0.1:9000/bench_pages",
                                              "--generate", rows]))

@@ -87,12 +87,20 @@ def put_journey(client, site, token):
     assert response.status_code in (200, 201), response.get_data(as_text=True)
 
 
-def test_one_replica_of_each_shard_down_reads_and_writes_go_on(app, site):
-    store, client, writer = app.extensions["store"], app.test_client(), app.extensions["tracker"].writer
-    token = create_token(store, "t")["token"]
+@pytest.fixture
+def running(app, site):
+    """The site with a journey and ten visitors' touchpoints stored: (client, token, their event ids)."""
+    client = app.test_client()
+    token = create_token(app.extensions["store"], "t")["token"]
     put_journey(client, site, token)
     ids = send(client, site, 10, "before")
-    assert writer.flush(timeout=30)
+    assert app.extensions["tracker"].writer.flush(timeout=30)
+    return client, token, ids
+
+
+def test_one_replica_of_each_shard_down_reads_and_writes_go_on(app, site, running):
+    store, writer = app.extensions["store"], app.extensions["tracker"].writer
+    client, token, ids = running
     cluster("stop-node", "1")  # the app's own host, and the holder of the locks
     cluster("stop-node", "3")
     ids += send(client, site, 10, "during")
@@ -111,18 +119,15 @@ def test_one_replica_of_each_shard_down_reads_and_writes_go_on(app, site):
         assert local == other > 0
 
 
-def test_a_whole_shard_down_spools_answers_503_and_loses_nothing(app, site):
-    store, client, writer = app.extensions["store"], app.test_client(), app.extensions["tracker"].writer
-    token = create_token(store, "t")["token"]
-    put_journey(client, site, token)
-    ids = send(client, site, 10, "before")
-    assert writer.flush(timeout=30)
+def test_a_whole_shard_down_spools_answers_503_and_loses_nothing(app, site, running):
+    store, writer = app.extensions["store"], app.extensions["tracker"].writer
+    client, token, ids = running
     cluster("stop-node", "3")
     cluster("stop-node", "4")
     ids += send(client, site, 20, "during")
     time.sleep(1.5)
     health = client.get("/healthz").get_json()
-    assert health["spooled_segments"] > 0
+    assert health["spooled_segments"] > 0 and health["shards_answering"] == {"1": 2, "2": 0}
     response = funnel(client, site, token)
     assert response.status_code == 503
     assert "shard" in response.get_json()["error"]

@@ -73,13 +73,16 @@ def _close_open_apps():
 
 
 def _healthz():
-    """Liveness: whether ClickHouse answers, and the state of this process's background threads
-    (the batch writer, the journey worker): 503 when one of them died."""
+    """Liveness: whether ClickHouse answers (on a cluster, how many replicas of each shard do),
+    and the state of this process's background threads (the batch writer, the journey worker):
+    503 when one of them died. A shard that is down is no reason for 503: ingest spools."""
     from flask import current_app
 
+    store = current_app.extensions["store"]
     writer = current_app.extensions["tracker"].writer.health()
-    body = {"clickhouse": current_app.extensions["store"].ping(), "writer": writer,
-            "spooled_segments": writer["spooled_segments"]}
+    body = {"clickhouse": store.ping(), "writer": writer, "spooled_segments": writer["spooled_segments"]}
+    if store.kind == "cluster":
+        body["shards_answering"] = {str(shard): count for shard, count in store.shard_health().items()}
     threads = [writer]
     if "journey_worker" in current_app.extensions:
         body["journey_worker"] = current_app.extensions["journey_worker"].health()

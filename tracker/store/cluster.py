@@ -62,7 +62,11 @@ class ClusterBackend(ServerBackend):
     def hosts(self):
         if self._hosts is None:
             # system: the store's database may not exist yet (migrations create it on each host)
-            self._hosts = discover(ServerBackend(self.url, database="system"), self.cluster)
+            entry = ServerBackend(self.url, database="system")
+            try:
+                self._hosts = discover(entry, self.cluster)
+            finally:
+                entry.close()
         return self._hosts
 
     @property
@@ -76,9 +80,10 @@ class ClusterBackend(ServerBackend):
 
     def host(self, host):
         """A plain server backend on one host of the cluster (same database and user)."""
-        if host not in self._host_stores:
-            self._host_stores[host] = ServerBackend(self.url, host=(host.address, host.port))
-        return self._host_stores[host]
+        with self._lock:
+            if host not in self._host_stores:
+                self._host_stores[host] = ServerBackend(self.url, host=(host.address, host.port))
+            return self._host_stores[host]
 
     def coordinator(self):
         """Where locks live: the first host (the next replica of shard 1 while it is down),
@@ -90,6 +95,10 @@ class ClusterBackend(ServerBackend):
                 self._coordinator = (time.monotonic(), self.host(host))
                 return self._coordinator[1]
         raise ShardUnavailable("no replica of the cluster's first shard answers (it holds the locks)")
+
+    def shard_health(self):
+        """{shard number: how many of its replicas answer} (for ``/healthz``)."""
+        return {shard: sum(1 for host in self.replicas(shard) if self.host(host).ping()) for shard in self.shards}
 
     def replicas(self, shard):
         return [host for host in self.hosts if host.shard == shard]
