@@ -110,10 +110,13 @@ wait_node() {
 }
 
 stop_node() {
-  local pidfile="$CLUSTER_HOME/node$1/server.pid"
+  local pidfile="$CLUSTER_HOME/node$1/server.pid" pid
   [ -f "$pidfile" ] || return 0
-  kill "$(cat "$pidfile")" 2>/dev/null || true
-  for _ in $(seq 1 100); do answers $((BASE_PORT + $1)) || break; sleep 0.1; done
+  pid=$(cat "$pidfile")
+  kill "$pid" 2>/dev/null || true
+  # Until the process is gone, not only its port: a new server refuses a folder still locked.
+  for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$pid" 2>/dev/null || true
   rm -f "$pidfile"
 }
 
@@ -126,7 +129,8 @@ start() {
 }
 
 stop() {
-  for n in $(seq 1 "$NODES"); do stop_node "$n"; done
+  for n in $(seq 1 "$NODES"); do stop_node "$n" & done
+  wait
   if [ -f "$CLUSTER_HOME/zookeeper/pid" ]; then
     kill "$(cat "$CLUSTER_HOME/zookeeper/pid")" 2>/dev/null || true
     rm -f "$CLUSTER_HOME/zookeeper/pid"

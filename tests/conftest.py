@@ -24,7 +24,10 @@ BACKENDS = ["server", "embedded"]
 # (The rule vocabulary, visits and migrations run on one server: their SQL is the same on the
 # cluster, and a third run of them would cost CI minutes for nothing; test_migrations runs its
 # concurrent start on the cluster too.)
-CLUSTER_MODULES = {"test_ingest", "test_durability", "test_funnel_properties", "test_journey_state_properties",
+# A test marked ``single_node`` stays off the cluster: it checks what is refused before
+# anything is stored, or a case a property test already covers there. (Durability on the
+# cluster: test_cluster_failures.py.)
+CLUSTER_MODULES = {"test_ingest", "test_funnel_properties", "test_journey_state_properties",
                    "test_journey_worker", "test_api_journeys", "test_api_state"}
 CLUSTER_PORT = 29101  # the first of the cluster's hosts; scripts/clickhouse-cluster.sh's BASE_PORT + 1
 
@@ -69,7 +72,8 @@ def pytest_generate_tests(metafunc):
         return
     if any("backend" in mark.args[0] for mark in metafunc.definition.iter_markers("parametrize")):
         return
-    cluster = metafunc.module.__name__.rsplit(".", 1)[-1] in CLUSTER_MODULES
+    cluster = (metafunc.module.__name__.rsplit(".", 1)[-1] in CLUSTER_MODULES
+               and not metafunc.definition.get_closest_marker("single_node"))
     metafunc.parametrize("backend", BACKENDS + (["cluster"] if cluster else []))
 
 

@@ -76,6 +76,7 @@ def test_the_raw_ip_address_is_never_stored(app, client, site, store, flush):
     assert found[0]["visitor_id"].startswith("h:")
 
 
+@pytest.mark.single_node
 @pytest.mark.parametrize("body, status, field", [
     ("{not json", 400, "body"),
     ("[1, 2]", 400, "body"),
@@ -98,6 +99,7 @@ def test_collect_names_what_is_wrong(client, body, status, field):
     assert payload["error"] and any(name.startswith(field) for name in payload["fields"]), payload
 
 
+@pytest.mark.single_node
 def test_collect_refuses_an_oversized_body(client, site):
     response = client.post("/collect", data="x" * 300_000, content_type="text/plain")
     assert response.status_code == 413
@@ -122,6 +124,7 @@ def test_browsers_may_not_set_server_fields(client, site):
     assert set(response.get_json()["fields"]) == {"events.0.channel", "events.0.ua"}
 
 
+@pytest.mark.single_node
 def test_cors_preflight(client):
     response = client.open("/collect", method="OPTIONS", headers={
         "Origin": "https://example.com", "Access-Control-Request-Method": "POST"})
@@ -151,6 +154,7 @@ def test_pixel_records_an_email_open(client, site, store, flush):
     assert dict(zip(row["prop_keys"], row["prop_values"])) == {"variant": "B"}
 
 
+@pytest.mark.single_node
 @pytest.mark.parametrize("query, reason", [
     ("", "site"),
     ("site=s_unknown", "unknown site"),
