@@ -2,7 +2,9 @@
 
 Prints: the pixel's requests/s as a ratio to a bare Flask endpoint with the same gunicorn
 settings (goal ≥ 0.8), events/s through /collect in batches of 20 (goal ≥ 20,000), and
-seconds from a 202 to the row being queryable (goal ≤ 2).
+seconds from a 202 to the row being queryable (goal ≤ 2). Also what operating it costs: the
+rate limits' check per pixel hit (in-process, and the pixel's req/s with the limits on against
+off), and the spool's fsync (group commit) on /collect (on against off).
 """
 import argparse
 import json
@@ -90,6 +92,7 @@ def latency(base, store, site, samples):
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--clickhouse", default="clickhouse://default@127.0.0.1:9000")
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/0", help="the rate limits' shared counters")
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--workers", type=int, default=2)
@@ -103,7 +106,10 @@ def main():
     migrate(store)
     site = create_site(store, "Bench", [])["site"]
     data_dir = tempfile.mkdtemp(prefix="tracker-bench-")
-    env = dict(os.environ, TRACKER_CLICKHOUSE_URL=url, TRACKER_DATA_DIR=data_dir, TRACKER_MAX_EVENTS="100")
+    # Limits on but out of reach: the pixel pays for the check, never for a refusal.
+    env = dict(os.environ, TRACKER_CLICKHOUSE_URL=url, TRACKER_DATA_DIR=data_dir, TRACKER_MAX_EVENTS="100",
+               TRACKER_RATE_LIMIT_STORAGE=args.redis, TRACKER_LIMIT_PER_IP="100000000/second",
+               TRACKER_LIMIT_PER_SITE="100000000/second")
     settings = (args.workers, args.threads)
 
     bare = gunicorn("bench.bare_app:app", 8301, env, *settings)
@@ -127,10 +133,21 @@ def main():
         collect_rps = wrk("http://127.0.0.1:8302/collect", args.seconds * 2, args.connections, script)
         time.sleep(3)
         delays = latency("http://127.0.0.1:8302", store, site, 15)
+        stop(bare)
+        bare = gunicorn("wsgi:app", 8301, dict(env, TRACKER_LIMIT_PER_IP="off", TRACKER_LIMIT_PER_SITE="off"), *settings)
+        unlimited_url = pixel_url.replace(":8302/", ":8301/")
+        limit_pairs = [(wrk(unlimited_url, args.seconds, args.connections), wrk(pixel_url, args.seconds, args.connections))
+                       for _ in range(args.rounds)]
+        stop(bare)
+        bare = gunicorn("wsgi:app", 8301, dict(env, TRACKER_SPOOL_FSYNC="0"), *settings)
+        fsync_pairs = [(wrk("http://127.0.0.1:8301/collect", args.seconds, args.connections, script),
+                        wrk("http://127.0.0.1:8302/collect", args.seconds, args.connections, script))
+                       for _ in range(args.rounds)]
     finally:
         stop(bare)
         stop(app)
         store.execute(f"DROP DATABASE IF EXISTS `{database}`")
+    check_us = limiter_check_us(args.redis)
 
     print(f"ingest: gunicorn {args.workers} workers x {args.threads} threads, wrk {args.connections} connections, "
           f"{args.seconds}s per run, ClickHouse server")
@@ -141,6 +158,31 @@ def main():
     print(f"  /collect, batches of 20         {collect_rps * 20:10.0f} events/s ({collect_rps:.0f} req/s; goal >= 20000)")
     print(f"  202 -> queryable                median {statistics.median(delays):.2f} s, "
           f"max {max(delays):.2f} s over {len(delays)} (goal <= 2)")
+    off, on = (statistics.median(x) for x in zip(*limit_pairs))
+    print(f"  rate limits' check              {check_us:10.2f} us per pixel hit (per-site + per-address, "
+          f"in-process, Redis-backed counters)")
+    print(f"  /p.gif limits off -> on         {off:10.0f} -> {on:.0f} req/s  ratio {on / off:.2f} "
+          f"(cost {max(0.0, 1e6 / on - 1e6 / off) * args.workers:.1f} us per hit of worker time)")
+    unsynced, synced = (statistics.median(x) for x in zip(*fsync_pairs))
+    print(f"  /collect fsync off -> on        {unsynced * 20:10.0f} -> {synced * 20:.0f} events/s  ratio "
+          f"{synced / unsynced:.2f} (TRACKER_SPOOL_FSYNC, group commit)")
+
+
+def limiter_check_us(redis_url, checks=200_000):
+    """Microseconds of one ingest check (site and address limits) far below its limits."""
+    from tracker.bounds import Bounds
+    from tracker.bounds.counters import WindowCounters
+    from tracker.bounds.tally import open_tally
+
+    bounds = Bounds(WindowCounters(open_tally(redis_url), "bench-" + uuid.uuid4().hex[:6]),
+                    "100000000/second", "100000000/second")
+    try:
+        started = time.perf_counter()
+        for i in range(checks):
+            bounds.ingest("site", "client")
+        return (time.perf_counter() - started) / checks * 1e6
+    finally:
+        bounds.close()
 
 
 if __name__ == "__main__":

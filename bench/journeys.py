@@ -1,5 +1,7 @@
-"""Journey engine figures: the funnel API against the bare SQL it runs, a person's page,
-a people-list page and a search, on the ClickHouse server and on embedded chDB.
+"""Journey figures on the ClickHouse server and on embedded chDB: the live engine (the funnel API
+against the bare SQL it runs), journey state (its build against the live funnel, its reads
+against raw windowFunnel, the worker's catch-up rate, a touchpoint's way from 202 to the
+person's stage under load), a person's page, a people-list page and a search.
 
     .venv/bin/python bench/journeys.py                 # 10M touchpoints of 1M people
     .venv/bin/python bench/journeys.py --rows 200000   # a quick run
@@ -17,12 +19,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tracker import close_app, create_app  # noqa: E402
-from tracker.journeys import definitions, engine  # noqa: E402
+from tracker.journeys import definitions, engine, reports, state  # noqa: E402
+from tracker.worker import JourneyWorker  # noqa: E402
+from tracker.worker.journey import derive_history, rebuild_states  # noqa: E402
 from tracker.journeys.engine import QUERY_SETTINGS, Query  # noqa: E402
 from tracker.store.backend import StoreError  # noqa: E402
 from tracker.store.sites import create_token  # noqa: E402
 
 SITE = "bench"
+REDIS = "redis://127.0.0.1:6379/0"  # the rate limits' counters (make bench starts it)
 DAY_S = 86_400
 BASE_S = 1_700_000_000
 STAGES = ["destination", "compare", "book", "prepare", "travel"]
@@ -100,17 +105,140 @@ def generate(store, rows):
     linked = store.query("SELECT count() FROM identities WHERE site = 'bench' AND visitor_id = 'v0'").scalar()
     if have == rows and linked:
         return False
-    for table in ("events", "persons", "identities", "identities_by_user"):
+    for table in ("events", "persons", "identities", "identities_by_user", "journey_state", "journey_transitions",
+                  "journey_builds", "person_search"):
         store.execute(f"TRUNCATE TABLE {table}")
     store.execute(EVENTS_SQL.format(base=BASE_S, rows=rows, names=", ".join(f"'{n}'" for n in STAGES)))
     people = rows // 10 // 3
     store.execute(PERSONS_SQL.format(base=BASE_S, people=people))
     store.execute(IDENTITIES_SQL.format(base=BASE_S, people=people))
+    store.execute("TRUNCATE TABLE journey_changes")  # generated data, not arrivals for the worker
     return True
 
 
+# New touchpoints for the catch-up figure: ten per person for people p ≥ ``first`` (new visitors).
+MORE_SQL = """
+INSERT INTO events (site, event_id, event_time, event_ms, received_at, visitor_id, session_id, user_id,
+    type, name, url, host, path, channel, browser, os, device, is_bot, prop_keys, prop_values)
+SELECT 'bench', concat('more-', toString(number)), toDateTime({now} - 3600 + number % 3600), toUInt16(number % 1000),
+    toDateTime({now}), concat('v', toString({first} + intDiv(number, 10))), '', '', 'pageview',
+    [{names}][1 + intDiv(number % 10, 2)], '', 'example.com', '/', 'direct', 'Firefox', 'Linux', 'desktop', 0, [], []
+FROM numbers({rows})
+"""
+
+
+def journey_state_figures(store, client, headers, rows, runs, live_funnel_s):
+    """Build the journey's state (timed against the live funnel), then read from it."""
+    journey = definitions.get(store, SITE, "trip")
+    build = state.build_of(journey)
+    started = time.perf_counter()
+    persons = rebuild_states(store, SITE, journey, build)
+    built = time.perf_counter() - started
+    ratio = f"   build/live funnel = {built / live_funnel_s:.2f}" if live_funnel_s else ""
+    print(f"{'state build (INSERT SELECT)':26} {built * 1000:8.1f} ms   ({persons:,} people){ratio}")
+    started, cursor = time.perf_counter(), {}
+    while not derive_history(store, SITE, journey, build, state.build_status(store, SITE, journey),
+                             budget_seconds=60, cursor=cursor):
+        pass
+    took = time.perf_counter() - started
+    print(f"{'history of stage changes':26} {took:8.1f} s   ({persons / took:,.0f} people/s, in the background: "
+          f"reads use the state meanwhile)")
+
+    window = f"from={BASE_S * 1000}&to={(BASE_S + 45 * DAY_S) * 1000}"
+    conds = ", ".join(f"type = 'pageview' AND name = '{n}'" for n in STAGES)
+    raw_m = report("raw windowFunnel", lambda: store.query(WINDOW_FUNNEL_SQL.format(conds=conds)), runs)
+
+    def get(url):
+        response = client.get(url, headers=headers)
+        assert response.status_code == 200 and response.json.get("source", "state") == "state", response.json
+
+    note = (lambda m: f"   state/raw = {m / raw_m:.2f}") if raw_m else (lambda m: "")
+    report("funnel API from state", lambda: get(f"/api/v1/sites/{SITE}/journeys/trip/funnel?{window}"), runs, note)
+    report("funnel by channel", lambda: get(f"/api/v1/sites/{SITE}/journeys/trip/funnel?{window}&breakdown=channel"),
+           runs, note)
+    report("people list (50), state", lambda: get(f"/api/v1/sites/{SITE}/journeys/trip/people?status=dropped"
+                                                   f"&stage=2&limit=50"), runs)
+    report("person page, state", lambda: get(f"/api/v1/sites/{SITE}/people/user{(rows // 10) // 2 // 3 * 3}"), runs)
+
+    worker = JourneyWorker(store)
+    worker.run_once()  # takes the lease, marks the build as it stands
+    more = max(rows // 100, 10_000)
+    now = int(time.time())
+    store.execute(MORE_SQL.format(now=now, first=rows // 10 - more // 20, rows=more,
+                                  names=", ".join(f"'{n}'" for n in STAGES)))
+    started = time.perf_counter()
+    while worker.run_once()["persons"]:
+        pass
+    took = time.perf_counter() - started
+    print(f"{'worker catch-up':26} {more / took:8.0f} touchpoints/s   ({more:,} new touchpoints of "
+          f"{more // 10:,} people, half of them new)")
+    worker.stop()
+
+
+def freshness(app, client, seconds=30, rate=5000):
+    """While /api/v1/touchpoints takes ``rate`` touchpoints/s, seconds from a probe's 202 to the
+    probe person's stage in journey state (the app's own journey worker running)."""
+    import threading
+
+    store = app.extensions["store"]
+    site = create_site_for_bench(app)
+    definitions.save(store, site["site"], "fresh", definitions.validate_definition(
+        {"name": "Fresh", "window_days": 1, "stages": [{"name": "seen", "match": {"type": "pageview"}}]}))
+    headers = {"Authorization": "Bearer " + site["secret"]}
+    stop, sent, lags = threading.Event(), [0], []
+
+    def load():
+        batch, interval = 100, 100 / rate
+        n = 0
+        while not stop.is_set():
+            began = time.perf_counter()
+            # ten touchpoints a visitor, as a visit leaves them: 500 people a second at 5,000/s
+            events = [{"type": "pageview", "url": f"https://bench.example/{i}", "vid": f"load-{n}-{i // 10}"}
+                      for i in range(batch)]
+            client.post("/api/v1/touchpoints", json={"site": site["site"], "events": events}, headers=headers)
+            sent[0] += batch
+            n += 1
+            time.sleep(max(0.0, interval - (time.perf_counter() - began)))
+
+    loader = threading.Thread(target=load, daemon=True)
+    loader.start()
+    deadline = time.monotonic() + seconds
+    probe = 0
+    while time.monotonic() < deadline:
+        probe += 1
+        person = f"probe-{probe}"
+        client.post("/api/v1/touchpoints", json={"site": site["site"], "events": [
+            {"type": "pageview", "vid": person, "url": "https://bench.example/"}]}, headers=headers)
+        accepted = time.perf_counter()
+        while time.perf_counter() - accepted < 30:
+            found = store.query("SELECT count() FROM journey_state FINAL WHERE site = %(site)s AND person = %(p)s",
+                                {"site": site["site"], "p": person}).scalar()
+            if found:
+                lags.append(time.perf_counter() - accepted)
+                break
+            time.sleep(0.05)
+    stop.set()
+    loader.join(5)
+    lags.sort()
+    achieved = sent[0] / seconds
+    if not lags:
+        print(f"{'202 to stage (p95)':26} no probe reached its stage within 30 s, while {achieved:,.0f} "
+              f"touchpoints/s arrived")
+        return
+    print(f"{'202 to stage (p95)':26} {lags[int(0.95 * (len(lags) - 1))]:8.2f} s   median {statistics.median(lags):.2f} s, "
+          f"{len(lags)} probes, while {achieved:,.0f} touchpoints/s arrived")
+
+
+def create_site_for_bench(app):
+    from tracker.store.sites import create_site
+
+    site = create_site(app.extensions["store"], "Freshness", [])
+    app.extensions["tracker"].sites.refresh()
+    return site
+
+
 def run(kind, config, rows, runs):
-    app = create_app(config)
+    app = create_app(dict(config, journey_worker=False))
     store = app.extensions["store"]
     started = time.perf_counter()
     made = generate(store, rows)
@@ -166,8 +294,18 @@ def run(kind, config, rows, runs):
         assert response.status_code == 200, response.json
     report("people list page (50)", lambda: get(f"/api/v1/sites/{SITE}/journeys/trip/people?status=dropped&stage=2"
                                                 f"&limit=50&as_of={(BASE_S + 60 * DAY_S) * 1000}"), runs)
-    report("search by email", lambda: get(f"/api/v1/sites/{SITE}/people?q=user{people // 2}@"), runs)
+    report("search by email", lambda: get(f"/api/v1/sites/{SITE}/people?q=user{people // 2 // 3 * 3}@"), runs)
+    journey_state_figures(store, client, headers, rows, runs, bare_m)
     close_app(app)
+    # On a store of its own: the big journey's history, still being derived, is not the figure.
+    fresh = dict(config, database=config.get("database", "") + "_fresh") if not config["clickhouse_url"] else \
+        dict(config, clickhouse_url=config["clickhouse_url"] + "_fresh")
+    scratch = create_app(dict(fresh, journey_worker=False))  # a new store each run: no backlog of the last
+    scratch.extensions["store"].execute(f"DROP DATABASE IF EXISTS `{scratch.extensions['store'].database}`")
+    close_app(scratch)
+    fresh_app = create_app(dict(fresh, journey_worker=True, flush_seconds=0.5))
+    freshness(fresh_app, fresh_app.test_client())
+    close_app(fresh_app)
 
 
 def main():
@@ -180,7 +318,7 @@ def main():
     args = parser.parse_args()
     database = f"bench_journeys_{args.rows}"
     if args.backend in ("server", "both"):
-        run("server (ClickHouse 18.16)", {"clickhouse_url": f"{args.url}/{database}",
+        run("server (ClickHouse 18.16)", {"clickhouse_url": f"{args.url}/{database}", "rate_limit_storage": REDIS,
                                           "data_dir": args.data_dir}, args.rows, args.runs)
     if args.backend in ("embedded", "both"):
         run("embedded (chDB)", {"clickhouse_url": "", "data_dir": args.data_dir, "database": database},

@@ -150,7 +150,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if not args.generate and not args.site:
         parser.error("give --site (existing data) or --generate N")
-    config = {"clickhouse_url": args.url}
+    # The rate limits' counters (make bench starts this Redis); a server store needs shared ones.
+    config = {"clickhouse_url": args.url, "rate_limit_storage": "redis://127.0.0.1:6379/0" if args.url else ""}
     if not args.url:
         config.update(data_dir=tempfile.mkdtemp(prefix="bench-pages-"), database="bench_pages")
     app = create_app(config)

@@ -5,6 +5,7 @@
 --quick uses a smaller data set (1 million touchpoints) and shorter load runs.
 """
 import argparse
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,9 +13,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run(title, args):
+def run(title, args, env=None):
     print(f"\n== {title}", flush=True)
-    result = subprocess.run([sys.executable, *args], cwd=ROOT)
+    result = subprocess.run([sys.executable, *args], cwd=ROOT, env=dict(os.environ, **(env or {})))
     if result.returncode:
         print(f"   ({title} failed with exit code {result.returncode})", flush=True)
     return result.returncode
@@ -27,6 +28,7 @@ def main():
     rows = "1000000" if quick else "10000000"
     failures = [
         run("snippet size", ["js/check_size.py", "js/dist/t.js"]),
+        run("channels and bots on held-out data", ["bench/accuracy.py"]),
         run("ingest", ["bench/ingest.py", "--rounds", "1" if quick else "3"]),
     ]
     if (ROOT / "bench" / "journeys.py").exists():
@@ -35,6 +37,10 @@ def main():
     failures.append(run("dashboard pages", ["bench/pages.py", "--url",
                                              "clickhouse://default@127.0.0.1:9000/bench_pages",
                                              "--generate", rows]))
+    # The long soak: minutes of traffic with a ClickHouse outage and killed workers (make test
+    # runs a short one); it prints its figures.
+    failures.append(run("soak", ["-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", "tests/test_soak.py"],
+                        env={"TRACKER_SOAK_SECONDS": "90" if quick else "240"}))
     sys.exit(1 if any(failures) else 0)
 
 

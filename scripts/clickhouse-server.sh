@@ -69,8 +69,12 @@ start() {
 
 stop() {
   [ -f "$CH_HOME/server.pid" ] || return 0
-  kill "$(cat "$CH_HOME/server.pid")" 2>/dev/null || true
-  for _ in $(seq 1 100); do answers || break; sleep 0.1; done
+  local pid
+  pid=$(cat "$CH_HOME/server.pid")
+  kill "$pid" 2>/dev/null || true
+  # Until the process is gone, not only its port: a new server cannot lock the data folder before.
+  for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$pid" 2>/dev/null || true
   rm -f "$CH_HOME/server.pid"
 }
 

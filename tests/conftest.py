@@ -5,6 +5,7 @@ journey and API suites (``CLUSTER_MODULES``) a third time, on a two-shard cluste
 servers (``scripts/clickhouse-cluster.sh``). Tests are isolated by database name: chDB opens
 one data folder per process, so all embedded tests share one.
 """
+import os
 import socket
 import subprocess
 import threading
@@ -19,6 +20,7 @@ from tracker.store.sites import create_site, create_token
 
 ROOT = Path(__file__).resolve().parents[1]
 CH_HOST, CH_PORT = "127.0.0.1", 9000
+REDIS_PORT = 6379
 BACKENDS = ["server", "embedded"]
 # The modules whose tests also run on the cluster: storage, journeys, the API.
 # (The rule vocabulary, visits and migrations run on one server: their SQL is the same on the
@@ -32,12 +34,16 @@ CLUSTER_MODULES = {"test_ingest", "test_funnel_properties", "test_journey_state_
 CLUSTER_PORT = 29101  # the first of the cluster's hosts; scripts/clickhouse-cluster.sh's BASE_PORT + 1
 
 
-def clickhouse_answers():
+def answers(port):
     try:
-        with socket.create_connection((CH_HOST, CH_PORT), timeout=1):
+        with socket.create_connection((CH_HOST, port), timeout=1):
             return True
     except OSError:
         return False
+
+
+def clickhouse_answers():
+    return answers(CH_PORT)
 
 
 @pytest.fixture(scope="session")
@@ -46,6 +52,18 @@ def clickhouse_server():
     if not clickhouse_answers():
         subprocess.run([str(ROOT / "scripts" / "clickhouse-server.sh"), "start"], check=True)
     return f"clickhouse://default@{CH_HOST}:{CH_PORT}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def redis_server():
+    """The Redis every worker's rate-limit counters share (scripts/redis-server.sh), named in
+    TRACKER_RATE_LIMIT_STORAGE for every app and process the tests start (apps on the
+    ClickHouse server need one; each database counts under keys of its own); its URL."""
+    if not answers(REDIS_PORT):
+        subprocess.run([str(ROOT / "scripts" / "redis-server.sh"), "start"], check=True)
+    url = f"redis://{CH_HOST}:{REDIS_PORT}/0"
+    os.environ.setdefault("TRACKER_RATE_LIMIT_STORAGE", url)
+    return url
 
 
 @pytest.fixture(scope="session")

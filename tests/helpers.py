@@ -6,13 +6,13 @@ CHROME = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko
 GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
 
 
-def post_batch(client, site, events, vid="v1", ua=CHROME, content_type="text/plain", **extra):
+def post_batch(client, site, events, vid="v1", ua=CHROME, content_type="text/plain", headers=None, **extra):
     """POST /collect as the snippet does (text/plain JSON); returns the response."""
     body = {"site": site, "events": events, **extra}
     if vid is not None:
         body["vid"] = vid
     return client.post("/collect", data=json.dumps(body), content_type=content_type,
-                       headers={"User-Agent": ua})
+                       headers={"User-Agent": ua, **(headers or {})})
 
 
 def rows(store, site, where="1", params=None, columns="*"):

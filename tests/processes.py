@@ -3,6 +3,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 import requests
@@ -42,10 +43,12 @@ class Gunicorn:
         self.base = f"http://127.0.0.1:{self.port}"
 
     def start(self):
+        # Its log to a file: a pipe nobody reads fills up, and then every worker blocks on a log line.
+        self.log = tempfile.TemporaryFile()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--workers", str(self.workers), "--threads", "4", "--bind", f"127.0.0.1:{self.port}",
              "--config", "python:tracker.gunicorn_conf", "wsgi:app"],
-            cwd=ROOT, env=self.env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            cwd=ROOT, env=self.env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=self.log)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
@@ -53,7 +56,8 @@ class Gunicorn:
                     return
             except requests.RequestException:
                 time.sleep(0.2)
-        raise AssertionError("gunicorn did not come up: " + self.process.stderr.read(4000).decode())
+        self.log.seek(0)
+        raise AssertionError("gunicorn did not come up: " + self.log.read()[-4000:].decode(errors="replace"))
 
     def stop(self, sig):
         os.killpg(self.process.pid, sig)

@@ -3,7 +3,7 @@ import time
 
 import pytest
 
-from helpers import send
+from helpers import post_batch, send
 from tracker import access
 from tracker.store.sites import create_token, revoke_token
 
@@ -173,6 +173,21 @@ def test_people_list_with_cursor(client, site, token, journey, story):
     assert [p["person"] for p in stalled] == ["bob"]
     assert client.get(base + "?cursor=zzz", headers=auth(token)).status_code == 400
     assert client.get(base + "?stage=9", headers=auth(token)).json["fields"] == {"stage": "must be between 1 and 3"}
+
+
+def test_funnel_by_country_and_source(app, client, site, token, journey, flush):
+    """Entries through the browser: country from the address, source from the referrer."""
+    app.config["TRACKER"]["trust_proxy"] = True
+    for vid, ip, ref in (("uk-1", "81.2.69.160", "https://www.ecosia.org/"), ("uk-2", "81.2.69.161", ""),
+                         ("ie-1", "2a00:1450:4001::1", "https://chatgpt.com/")):
+        post_batch(client, site["site"], [{"type": "pageview", "url": "https://example.com/destinations/rome",
+                                           "ref": ref}], vid=vid, headers={"X-Forwarded-For": ip})
+    flush()
+    base = f"/api/v1/sites/{site['site']}/journeys/booking/funnel?breakdown="
+    by_country = client.get(base + "country", headers=auth(token)).json["breakdown"]
+    assert {row["value"]: row["people"] for row in by_country} == {"GB": 2, "IE": 1}
+    by_source = client.get(base + "source", headers=auth(token)).json["breakdown"]
+    assert {row["value"]: row["people"] for row in by_source} == {"Ecosia": 1, "": 1, "ChatGPT": 1}
 
 
 def test_person_page(client, site, token, journey, story):

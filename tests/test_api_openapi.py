@@ -7,7 +7,7 @@ from openapi_spec_validator import validate
 
 from test_api_journeys import auth, journey, story  # noqa: F401  (fixtures)
 from tracker.api import schemas
-from tracker.ingest.enrich import CHANNELS
+from tracker.ingest.channels import CHANNELS
 from tracker.journeys.engine import STATUSES
 from tracker.journeys.rules import BREAKDOWNS, RULE_FIELDS
 

@@ -4,7 +4,7 @@ history, conversion windows in PostHog's units, and the prospect search's own in
 import pytest
 
 from helpers import send
-from test_api_journeys import BOOKING, DAY, NOW, T0, auth, page
+from test_api_journeys import BOOKING, DAY, NOW, T0, auth, journey, page, story  # noqa: F401 (fixtures)
 from tracker.journeys import definitions, reports
 from tracker.worker import JourneyWorker
 
@@ -17,21 +17,8 @@ def worker(store):
 
 
 @pytest.fixture
-def booked(client, site, token, flush):
-    """Ann books (on two devices), Bob drops after compare, Cy has just entered."""
-    assert client.put(f"/api/v1/sites/{site['site']}/journeys/booking", json=BOOKING,
-                      headers=auth(token)).status_code == 201
-    send(client, site, [
-        page("ann-phone", "/destinations/rome", T0, utm_source="newsletter", channel="email"),
-        page("ann-laptop", "/compare", T0 + 3600_000),
-        {"type": "purchase", "vid": "ann-laptop", "ts": T0 + 7200_000, "name": "order"},
-        {"type": "identify", "vid": "ann-laptop", "uid": "ann", "ts": T0 + 8000_000,
-         "traits": {"email": "ann@example.org", "name": "Ann Arbor", "company": "Acme Travel"}},
-        {"type": "identify", "vid": "ann-phone", "uid": "ann", "ts": T0 + 9000_000},
-        page("bob", "/destinations/oslo", T0), page("bob", "/compare", T0 + 1000),
-        page("cy", "/destinations/nice", NOW - DAY),
-    ])
-    flush()
+def booked(site, journey, story):
+    """test_api_journeys' story: Ann books on two devices, Bob drops after compare, Cy has just entered."""
     return f"/api/v1/sites/{site['site']}/journeys/booking"
 
 

@@ -35,6 +35,13 @@ def test_site_token_and_migrate(env):
     assert rows == [{"n": 1}]
 
 
+def test_reclassify_command(env):
+    assert tracker(env, "reclassify", "--site", "s_none", "--from", "2025-01-01").stdout.strip() == \
+        "no touchpoints in that range"
+    bad = tracker(env, "reclassify", "--site", "s_none", "--from", "January", check=False)
+    assert bad.returncode != 0 and "--from" in bad.stderr
+
+
 def test_a_bad_setting_stops_with_a_sentence(env):
     result = tracker(dict(env, TRACKER_CLICKHOUSE_URL="mysql://db"), "migrate", check=False)
     assert result.returncode != 0

@@ -144,9 +144,17 @@ def test_views_and_backfills_work_on_the_local_tables():
         "INSERT INTO identities_by_user_local SELECT site FROM identities_local"]
 
 
+def test_a_new_column_goes_to_the_local_table_once_per_replica_set_and_to_the_distributed_one():
+    alter = "ALTER TABLE events ADD COLUMN x String"
+    assert for_host(alter, LAYOUTS["shards"], HOSTS[2]) == ["ALTER TABLE events_local ADD COLUMN x String",
+                                                             "ALTER TABLE events ADD COLUMN x String"]
+    assert for_host(alter, LAYOUTS["replicas"], HOSTS[1]) == ["ALTER TABLE events ADD COLUMN x String"]
+    assert for_host("ALTER TABLE sites ADD COLUMN y UInt8", LAYOUTS["replicas"], HOSTS[2]) == []
+
+
 def test_an_unknown_statement_is_refused_with_the_way_out():
     with pytest.raises(UnknownStatement, match="cluster_schema.py"):
-        for_host("ALTER TABLE events ADD COLUMN x String", LAYOUTS["shards"], HOSTS[0])
+        for_host("ALTER TABLE events DROP COLUMN x", LAYOUTS["shards"], HOSTS[0])
 
 
 def test_rows_land_on_the_shard_the_distributed_table_picks(pair):

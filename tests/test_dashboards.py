@@ -7,7 +7,7 @@ import uuid
 import pytest
 from click.testing import CliRunner
 
-from helpers import send
+from helpers import GOOGLEBOT, post_batch, send
 from tracker import access
 from tracker.dashboards import queries
 from tracker.store import accounts
@@ -171,6 +171,36 @@ def test_overview_counts_and_escapes(client, logged_in, site, store, flush):
     assert queries.live(store, site["site"], now)["touchpoints"] == 1
     live = logged_in.get(f"/dashboard/{site['site']}/live.json").get_json()
     assert live["touchpoints"] == 1 and live["people"] == 1
+
+
+def test_overview_shows_sources_countries_and_bots(app, logged_in, site, store, flush):
+    app.config["TRACKER"]["trust_proxy"] = True
+    post_batch(logged_in, site["site"], [{"type": "pageview", "url": "https://example.com/",
+                                          "ref": "https://www.ecosia.org/search?q=alps"}],
+               vid="reader", headers={"X-Forwarded-For": "81.2.69.160"})
+    post_batch(logged_in, site["site"], [{"type": "pageview", "url": "https://example.com/a"},
+                                         {"type": "pageview", "url": "https://example.com/b"}],
+               vid="crawler", ua=GOOGLEBOT)
+    flush()
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    assert queries.bots(store, site["site"], today, today) == 2
+    assert queries.top(store, site["site"], today, today, "country") == [
+        {"value": "GB", "touchpoints": 1, "people": 1}]
+    assert [r["value"] for r in queries.top(store, site["site"], today, today, "source")] == ["Ecosia"]
+    html = logged_in.get(f"/dashboard/{site['site']}/").get_data(as_text=True)
+    assert "United Kingdom (GB)" in html and "Ecosia" in html and "organic_search" in html
+    assert re.search(r'id="bots"><span class="num">2</span> bot touchpoints', html)
+
+
+def test_prospect_page_shows_country_and_source(app, logged_in, site, flush):
+    app.config["TRACKER"]["trust_proxy"] = True
+    post_batch(logged_in, site["site"], [
+        {"type": "pageview", "url": "https://example.com/", "ref": "https://www.perplexity.ai/search/alps"},
+        {"type": "identify", "uid": "ann", "traits": {"email": "ann@example.org"}}],
+        vid="ann-browser", headers={"X-Forwarded-For": "2a00:1450:4001::1"})
+    flush()
+    html = logged_in.get(f"/dashboard/{site['site']}/people/ann").get_data(as_text=True)
+    assert "ai_assistant via Perplexity" in html and "Ireland (IE)" in html
 
 
 def test_bad_date_range_says_why(logged_in, site):

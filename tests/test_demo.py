@@ -27,3 +27,20 @@ def test_demo_loads_and_its_journeys_have_people_at_every_step(app, store):
     assert sum(stage["dropped"] for stage in figures["stages"]) > 0  # and some drop off
     bots = store.query("SELECT count() FROM events WHERE site = %(s)s AND is_bot = 1", {"s": login["site"]})
     assert bots.scalar() == 0
+
+
+def test_the_demo_answers_from_journey_state(app, store):
+    from tracker.journeys import state
+    from tracker.worker import JourneyWorker
+
+    login = load(app, people=300, seed=5)
+    worker = JourneyWorker(store)
+    worker.run_once()
+    worker.stop()
+    now = int(time.time() * 1000)
+    for journey in definitions.list_all(store, login["site"]):
+        build = state.build_status(store, login["site"], journey)
+        assert build["status"] == "ready", journey["id"]
+        live = funnel(store, journey, login["site"], now - 200 * 86400_000, now, now, "channel")
+        stored = funnel(store, journey, login["site"], now - 200 * 86400_000, now, now, "channel", build["build"])
+        assert stored == live, journey["id"]

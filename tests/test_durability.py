@@ -28,13 +28,14 @@ class Sender:
 
     def __init__(self, post, site):
         self.post, self.site = post, site
-        self.accepted, self.refused = set(), 0
+        self.accepted, self.sent, self.refused = set(), set(), 0
 
     def send(self, batches, size=5):
         for _ in range(batches):
             eids = [uuid.uuid4().hex for _ in range(size)]
             body = {"site": self.site, "vid": "v-" + eids[0][:6],
                     "events": [{"type": "pageview", "url": "https://example.com/p", "eid": e} for e in eids]}
+            self.sent.update(eids)
             try:
                 status = self.post(body)
             except requests.RequestException:
@@ -112,7 +113,10 @@ def test_stopping_the_app_loses_nothing(backend, request, tmp_path, sig):
     query = lambda sql: [tuple(json.loads(line).values()) for line in tracker_cli(env, "sql", sql).splitlines()]
     stored = stored_ids(query, site)
     assert len(sender.accepted) >= 250
-    assert set(stored) == sender.accepted
+    # Every 202'd touchpoint is there; a batch spooled (and fsynced) when the kill cut its answer
+    # off may be there too: the client, with no answer, sends it again under the same ids.
+    assert sender.accepted <= set(stored) <= sender.sent
+    assert sig == signal.SIGKILL or set(stored) == sender.accepted
     assert set(stored.values()) == {1}
     leftover = list(Path(env["TRACKER_DATA_DIR"], "spool", env["TRACKER_DATABASE"]).glob("*/*.wal"))
     assert leftover == [] or sig == signal.SIGKILL

@@ -1,9 +1,9 @@
-"""Enrichment rules as tables: channels, user agents, UTM fields, site domains; the daily salts."""
+"""Enrichment rules as tables: UTM fields, URLs, site domains; the daily salts."""
 import time
 
 import pytest
 
-from tracker.ingest.enrich import channel_of, hashed, parse_user_agent, same_site, split_url, utm_fields
+from tracker.ingest.enrich import hashed, same_site, split_url, utm_fields
 from tracker.ingest.salts import Salts
 from tracker.store.server import ServerBackend
 
@@ -12,48 +12,6 @@ NO_UTM = dict.fromkeys(("utm_source", "utm_medium", "utm_campaign", "utm_term", 
 
 def utm(**given):
     return {**NO_UTM, **given}
-
-
-@pytest.mark.parametrize("event_type, fields, query, referrer, expected", [
-    ("pageview", {}, {}, "", "direct"),
-    ("pageview", {}, {}, "www.google.com", "organic_search"),
-    ("pageview", {}, {}, "duckduckgo.com", "organic_search"),
-    ("pageview", {}, {}, "t.co", "social"),
-    ("pageview", {}, {}, "www.linkedin.com", "social"),
-    ("pageview", {}, {}, "blog.partner.org", "referral"),
-    ("pageview", {}, {}, "mail.google.com", "email"),
-    ("pageview", {}, {}, "www.example.com", ""),
-    ("pageview", {}, {"gclid": "x"}, "www.google.com", "paid"),
-    ("pageview", {"utm_medium": "cpc"}, {}, "", "paid"),
-    ("pageview", {"utm_medium": "email"}, {}, "", "email"),
-    ("pageview", {"utm_medium": "social"}, {}, "", "social"),
-    ("pageview", {"utm_source": "partner"}, {}, "", "referral"),
-    ("email_open", {}, {}, "", "email"),
-    ("offline", {}, {}, "", "offline"),
-    ("event", {}, {}, "", ""),
-])
-def test_channel_of(event_type, fields, query, referrer, expected):
-    assert channel_of(event_type, utm(**fields), query, referrer, "example.com") == expected
-
-
-@pytest.mark.parametrize("ua, expected", [
-    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36",
-     ("Chrome", "Windows", "desktop", 0)),
-    ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-     "Version/17.0 Mobile/15E148 Safari/604.1", ("Mobile Safari", "iOS", "mobile", 0)),
-    ("Mozilla/5.0 (iPad; CPU OS 16_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/16.0 "
-     "Mobile/15E148 Safari/604.1", ("Mobile Safari", "iOS", "tablet", 0)),
-    ("Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)", ("bingbot", "", "bot", 1)),
-    # Caught by the crawler list only, not by user-agents itself.
-    ("Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)", None),
-    ("", ("", "", "other", 1)),
-])
-def test_parse_user_agent(ua, expected):
-    parsed = parse_user_agent(ua)
-    if expected is None:
-        assert parsed[2:] == ("bot", 1)
-    else:
-        assert parsed == expected
 
 
 def test_utm_fields_prefer_explicit_values():

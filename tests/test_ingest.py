@@ -22,8 +22,9 @@ def test_collect_records_an_enriched_page_view(client, site, store, flush):
     assert row["event_id"] == "e-1" and row["visitor_id"] == "v1" and row["session_id"] == "s-1"
     assert (row["host"], row["path"], row["title"], row["screen"]) == ("example.com", "/trips/alps", "Alps <b>", "1440x900")
     assert (row["utm_source"], row["utm_medium"], row["utm_campaign"]) == ("newsletter", "email", "spring")
-    assert row["channel"] == "email" and row["referrer_host"] == "mail.google.com"
+    assert (row["channel"], row["source"], row["referrer_host"]) == ("email", "Gmail", "mail.google.com")
     assert (row["browser"], row["os"], row["device"], row["is_bot"]) == ("Chrome", "Linux", "desktop", 0)
+    assert row["user_agent"] == CHROME
     assert dict(zip(row["prop_keys"], row["prop_values"])) == {"plan": "pro", "seats": "3", "trial": "true"}
     assert abs(row["event_time"] - time.time()) < 60
 
@@ -76,6 +77,30 @@ def test_the_raw_ip_address_is_never_stored(app, client, site, store, flush):
     assert found[0]["visitor_id"].startswith("h:")
 
 
+def test_country_and_continent_come_from_the_address_which_is_not_stored(app, client, site, store, flush):
+    app.config["TRACKER"]["trust_proxy"] = True
+    post_batch(client, site["site"], [{"type": "pageview", "eid": "gb"}], headers={"X-Forwarded-For": "81.2.69.160"})
+    client.get(f"/p.gif?site={site['site']}&eid=ie", headers={"X-Forwarded-For": "2a00:1450:4001::1"})
+    post_batch(client, site["site"], [{"type": "pageview", "eid": "local"}], headers={"X-Forwarded-For": "10.0.0.1"})
+    flush()
+    found = {r["event_id"]: r for r in rows(store, site["site"])}
+    assert {e: (r["country"], r["continent"]) for e, r in found.items()} == {
+        "gb": ("GB", "EU"), "ie": ("IE", "EU"), "local": ("", "")}
+    assert "81.2.69" not in json.dumps(list(found.values()))
+
+
+def test_referrer_spam_is_dropped_and_counted(client, site, store, flush):
+    response = post_batch(client, site["site"], [
+        {"type": "pageview", "eid": "spam", "ref": "https://www.0-0.fr/offer"},
+        {"type": "pageview", "eid": "real", "ref": "https://www.ecosia.org/search?q=alps"}])
+    assert response.status_code == 202 and response.get_json() == {"accepted": 1}
+    assert client.get(f"/p.gif?site={site['site']}&ref=https://1-best-seo.com/").status_code == 200
+    flush()
+    assert [(r["event_id"], r["channel"], r["source"]) for r in rows(store, site["site"])] == [
+        ("real", "organic_search", "Ecosia")]
+    assert client.get("/healthz").get_json()["dropped"] == {"referrer_spam_dropped": 2}
+
+
 @pytest.mark.single_node
 @pytest.mark.parametrize("body, status, field", [
     ("{not json", 400, "body"),
@@ -97,6 +122,18 @@ def test_collect_names_what_is_wrong(client, body, status, field):
     assert response.status_code == status
     payload = response.get_json()
     assert payload["error"] and any(name.startswith(field) for name in payload["fields"]), payload
+
+
+def test_an_unpaired_surrogate_escape_is_refused_not_a_crash(client, site, store, flush):
+    """json.loads turns "\\ud800" into a lone surrogate, which no UTF-8 store can hold; a pair
+    (an escaped emoji) is ordinary text."""
+    body = '{"site": "%s", "vid": "v", "events": [{"name": "a\\ud800b"}]}' % site["site"]
+    response = client.post("/collect", data=body, content_type="text/plain")
+    assert response.status_code == 400 and response.get_json()["fields"] == {"body": "unpaired surrogate"}
+    pair = '{"site": "%s", "vid": "v", "events": [{"name": "\\ud83d\\ude00"}]}' % site["site"]
+    assert client.post("/collect", data=pair, content_type="text/plain").status_code == 202
+    flush()
+    assert [r["name"] for r in rows(store, site["site"])] == ["\U0001f600"]
 
 
 @pytest.mark.single_node
@@ -208,7 +245,7 @@ def test_server_api_records_offline_touchpoints_with_their_own_time(client, site
 
 
 def test_the_server_api_names_the_channels_that_enrichment_assigns():
-    from tracker.ingest.enrich import CHANNELS
+    from tracker.ingest.channels import CHANNELS
     from tracker.ingest.schemas import EventSchema
 
     [one_of] = EventSchema().fields["channel"].validators

@@ -66,7 +66,7 @@ def test_every_rule_field_has_a_template_and_a_schema_field():
 
 
 def test_a_rule_names_a_channel_that_ingest_assigns():
-    from tracker.ingest.enrich import CHANNELS
+    from tracker.ingest.channels import CHANNELS
     from tracker.journeys.definitions import DefinitionError, validate_definition
 
     def journey(channel):

@@ -45,8 +45,8 @@ def test_an_email_open_does_not_claim_page_views_days_later(client, site, token,
 
 def test_a_page_view_inside_a_visit_counts_under_the_visits_channel(client, site, token, flush):
     """The landing page came from a search engine; the next page and the download inside the
-    same session id have no source of their own, and count as organic search, in a stage rule
-    and in the breakdown. Another visit of the same browser a day later does not."""
+    same session id have no source of their own, and count as organic search from Google, in a
+    stage rule and in the breakdowns. Another visit of the same browser a day later does not."""
     landing = {"type": "pageview", "vid": "eva", "sid": "visit-1", "ts": T0,
                "url": "https://example.com/trips", "ref": "https://www.google.com/"}
     inside = [{"type": "pageview", "vid": "eva", "sid": "visit-1", "ts": T0 + MIN,
@@ -65,9 +65,16 @@ def test_a_page_view_inside_a_visit_counts_under_the_visits_channel(client, site
     funnel = client.get(f"{base}/funnel?from=2000-01-01&breakdown=channel", headers=auth(token)).json
     assert funnel["stages"][0]["reached"] == 1
     assert [(b["value"], b["people"]) for b in funnel["breakdown"]] == [("organic_search", 1)]
+    # A journey whose rules do not name the channel: the source breakdown still reads the visit.
+    compare = {"name": "Compare", "window_days": 1, "stages": [
+        {"name": "compare", "match": {"type": "pageview", "path": "/compare"}}]}
+    assert client.put(f"{base}-compare", json=compare, headers=auth(token)).status_code == 201
+    by_source = client.get(f"{base}-compare/funnel?from=2000-01-01&breakdown=source", headers=auth(token)).json
+    assert [(b["value"], b["people"]) for b in by_source["breakdown"]] == [("Google", 1)]
     _, body = visits(client, site, token, "eva")
-    channels = [[t["channel"] for t in v["touchpoints"]] for v in body["sessions"]]
-    assert channels == [["organic_search"] * 3, ["direct"]]
+    origins = [[(t["channel"], t["source"]) for t in v["touchpoints"]] for v in body["sessions"]]
+    assert origins == [[("organic_search", "Google")] * 3, [("direct", "")]]
+    assert [v["referrer_source"] for v in body["sessions"]] == ["Google", ""]
 
 
 def test_the_prospect_page_lists_visits_newest_first(app, client, site, flush):

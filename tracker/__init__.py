@@ -22,7 +22,8 @@ def create_app(test_config=None):
     ``test_config`` holds settings by their Python names (``clickhouse_url``, ``data_dir``…)
     and wins over the environment.
     """
-    from . import errors
+    from . import errors, requestlog
+    from .bounds import start_bounds, storage_uri
     from .ingest import start_ingest
     from .store import open_store
     from .store.migrations import migrate
@@ -38,6 +39,7 @@ def create_app(test_config=None):
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     store = open_store(settings)
+    limits_storage = storage_uri(settings, store)  # a bad combination stops start-up before any thread runs
     migrate(store)
     # One key for every worker and node, or a login made on one is unknown to the next.
     app.config["SECRET_KEY"] = settings["secret_key"] or shared_secret(store, "session_key")
@@ -51,8 +53,9 @@ def create_app(test_config=None):
     app.extensions["query_pool"] = ThreadPoolExecutor(max_workers=8, thread_name_prefix="dashboard-query")
 
     errors.init_app(app)
+    requestlog.init_app(app, settings)
     _register_blueprints(app)
-    app.get("/healthz")(_healthz)
+    start_bounds(app, settings, store, limits_storage)
     _open_apps.add(app)
     return app
 
@@ -62,6 +65,8 @@ def close_app(app):
     if "journey_worker" in app.extensions:
         app.extensions["journey_worker"].stop()
     app.extensions["tracker"].close()
+    if "bounds" in app.extensions:
+        app.extensions["bounds"].close()
     app.extensions["query_pool"].shutdown(wait=False)
     _open_apps.discard(app)
 
@@ -72,31 +77,14 @@ def _close_open_apps():
         close_app(app)
 
 
-def _healthz():
-    """Liveness: whether ClickHouse answers (on a cluster, how many replicas of each shard do),
-    and the state of this process's background threads (the batch writer, the journey worker):
-    503 when one of them died. A shard that is down is no reason for 503: ingest spools."""
-    from flask import current_app
-
-    store = current_app.extensions["store"]
-    writer = current_app.extensions["tracker"].writer.health()
-    body = {"clickhouse": store.ping(), "writer": writer, "spooled_segments": writer["spooled_segments"]}
-    if store.kind == "cluster":
-        body["shards_answering"] = {str(shard): count for shard, count in store.shard_health().items()}
-    threads = [writer]
-    if "journey_worker" in current_app.extensions:
-        body["journey_worker"] = current_app.extensions["journey_worker"].health()
-        threads.append(body["journey_worker"])
-    body["ok"] = all(t["ok"] for t in threads)
-    return body, 200 if body["ok"] else 503
-
-
 def _register_blueprints(app):
-    """Ingest (pixel, batch, server API, snippet), the analytics API and the dashboards."""
+    """Ingest (pixel, batch, server API, snippet), the analytics API, the dashboards, and the
+    operator's health, readiness and metrics."""
     from .api import bp as api_bp
     from .dashboards import bp as dashboards_bp
+    from .health import bp as health_bp
     from .ingest.snippet import bp as snippet_bp
     from .ingest.views import bp as ingest_bp
 
-    for blueprint in (ingest_bp, snippet_bp, api_bp, dashboards_bp):
+    for blueprint in (ingest_bp, snippet_bp, api_bp, dashboards_bp, health_bp):
         app.register_blueprint(blueprint)

@@ -69,6 +69,23 @@ def site_create(name, domains, as_json):
     _print(created, as_json, f"site key: {created['site']}\nsecret:   {created['secret']} (shown once)")
 
 
+@site.command("update")
+@click.argument("key")
+@click.option("--retention-months", type=click.IntRange(0, 1200), default=None,
+              help="Months of touchpoints to keep (older months are dropped by the journey worker); 0: all.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def site_update(key, retention_months, as_json):
+    """Change a site's settings."""
+    from .store.sites import update_site
+
+    updated = update_site(command_store(), key, retention_months=retention_months)
+    if updated is None:
+        raise click.ClickException(f"no site {key!r}; see `tracker site list`")
+    updated.pop("secret_hash")
+    _print(updated, as_json, f"{updated['site']}: keeps "
+           + (f"{updated['retention_months']} months" if updated["retention_months"] else "everything"))
+
+
 @site.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def site_list(as_json):
@@ -170,14 +187,17 @@ def pixel_url(base, site, uid, campaign, source):
 
 
 def _add_groups():
-    """The command groups of the journey engine, the dashboards, the spool, the worker and the demo."""
+    """The command groups of the journey engine, the dashboards, the spool, the worker, the demo,
+    privacy requests, export and import, and reclassify."""
+    from .backup.cli import export_command, import_command
     from .dashboards.cli import user
     from .demo import demo
-    from .ingest.cli import spool
+    from .ingest.cli import reclassify, spool
     from .journeys.cli import journey
+    from .privacy.cli import person
     from .worker.cli import worker
 
-    for command in (journey, user, spool, worker, demo):
+    for command in (journey, user, spool, worker, demo, reclassify, person, export_command, import_command):
         main.add_command(command)
 
 

@@ -18,11 +18,12 @@ _RENDERERS = "error_renderers"  # app.extensions key: url_prefix -> render(failu
 class ApiError(Exception):
     """An error with an HTTP status, a sentence and, for bad input, the fields at fault."""
 
-    def __init__(self, status, message, fields=None):
+    def __init__(self, status, message, fields=None, headers=None):
         super().__init__(message)
         self.status = status
         self.message = message
         self.fields = fields or {}
+        self.headers = headers or {}  # e.g. Retry-After of a 429
 
 
 class Failure(NamedTuple):
@@ -32,6 +33,7 @@ class Failure(NamedTuple):
     message: str
     fields: dict
     kind: str  # "client", "store" (ClickHouse refused or is down) or "internal"
+    headers: dict = {}
 
 
 def field_errors(messages, prefix=""):
@@ -50,7 +52,7 @@ def field_errors(messages, prefix=""):
 def describe(exc):
     """The Failure of any exception; logs what an operator should see (never shown to clients)."""
     if isinstance(exc, ApiError):
-        return Failure(exc.status, exc.message, exc.fields, "client")
+        return Failure(exc.status, exc.message, exc.fields, "client", exc.headers)
     if isinstance(exc, HTTPException):
         return Failure(exc.code or 500, exc.description or exc.name, {}, "client")
     if isinstance(exc, StoreError):
@@ -70,7 +72,7 @@ def json_body(failure):
     body = {"error": failure.message}
     if failure.fields:
         body["fields"] = failure.fields
-    return jsonify(body), failure.status
+    return jsonify(body), failure.status, failure.headers
 
 
 def render_errors_as(blueprint, render):

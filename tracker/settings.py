@@ -54,6 +54,50 @@ def _database(value):
     return value
 
 
+def _non_negative_int(value):
+    number = int(value)
+    if number < 0:
+        raise ValueError("must be 0 or a positive whole number")
+    return number
+
+
+def _fraction(value):
+    number = float(value)
+    if not 0 <= number <= 1:
+        raise ValueError("must be a number from 0 to 1")
+    return number
+
+
+def _rate(value):
+    """A rate limit in the ``limits`` notation ("100/second", "20 per minute"); "" or "off": none."""
+    if value.strip().lower() in ("", "off", "0"):
+        return ""
+    from limits import parse
+
+    try:
+        parse(value)
+    except ValueError:
+        raise ValueError('expected a rate such as "100/second" or "20 per minute", or "off"') from None
+    return value.strip()
+
+
+def _storage(value):
+    if value and value.split("://")[0] not in ("redis", "rediss", "memory"):
+        raise ValueError("expected redis://host:6379/0 (shared by every worker and node)")
+    return value
+
+
+def _bind(value):
+    if value and (":" not in value or not value.rsplit(":", 1)[1].isdigit()):
+        raise ValueError("expected host:port, e.g. 127.0.0.1:9100")
+    return value
+
+
+def _auto_flag(value):
+    """on/off, or "auto" (None): the code decides from the store."""
+    return None if value.strip().lower() in ("auto", "") else _flag(value)
+
+
 def _flag(value):
     lowered = value.strip().lower()
     if lowered in ("1", "true", "yes", "on"):
@@ -61,6 +105,14 @@ def _flag(value):
     if lowered in ("0", "false", "no", "off", ""):
         return False
     raise ValueError("expected 1/0, true/false, yes/no or on/off")
+
+
+def _mmdb(value):
+    from .ingest.geo import readable_database
+
+    if value and not readable_database(value):
+        raise ValueError("not a readable MaxMind database (.mmdb) file")
+    return value
 
 
 @dataclass(frozen=True)
@@ -101,6 +153,37 @@ SETTINGS = [
             "`tracker worker` keeps journey state instead."),
     Setting("TRACKER_SESSION_IDLE_HOURS", "8", _positive_float,
             "A dashboard login ends after this long without a request."),
+    Setting("TRACKER_GEOIP_DB", "", _mmdb,
+            "IP-to-country database (.mmdb); unset means the pinned npm package under geoip/ (make install)."),
+    # -- operating it: metrics, logs, readiness, limits, durability ----------------------
+    Setting("TRACKER_METRICS_BIND", "", _bind,
+            "host:port where the gunicorn master serves /metrics to anyone who can reach it; unset: "
+            "/metrics on the app itself, for a holder of an API token (Authorization: Bearer)."),
+    Setting("TRACKER_INGEST_LOG_SAMPLE", "0.01", _fraction,
+            "Share of ingest requests (pixel, /collect, /api/v1/touchpoints) written to the JSON "
+            "request log; every other request is logged."),
+    Setting("TRACKER_READY_SPOOL_SECONDS", "30", _positive_float,
+            "/readyz fails while a spooled segment has waited longer than this for ClickHouse."),
+    Setting("TRACKER_RATE_LIMIT_STORAGE", "", _storage,
+            "Where every worker and node counts requests: redis://host:6379/0. Required on a "
+            "ClickHouse server store while a limit is on; unset on the embedded store (one process) "
+            "counts in memory."),
+    Setting("TRACKER_LIMIT_PER_IP", "100/second", _rate,
+            "Ingest requests per client address (hashed) beyond which 429 (the pixel: a GIF with "
+            "X-Tracker-Error); 'off' for none."),
+    Setting("TRACKER_LIMIT_PER_SITE", "2000/second", _rate,
+            "Ingest requests per site beyond which 429; 'off' for none."),
+    Setting("TRACKER_LOGIN_LIMIT_PER_IP", "30/minute", _rate,
+            "Dashboard login attempts per client address (besides the lock-out of an email after "
+            "repeated failures)."),
+    Setting("TRACKER_LOGIN_LIMIT_PER_EMAIL", "10/minute", _rate,
+            "Dashboard login attempts per email address."),
+    Setting("TRACKER_SITE_DAILY_QUOTA", "0", _non_negative_int,
+            "Touchpoints a site may send per UTC day; beyond, 429 until midnight UTC. 0: no quota."),
+    Setting("TRACKER_SPOOL_FSYNC", "auto", _auto_flag,
+            "fsync the spool before each 202 (group commit: one fsync serves the requests of the "
+            "same few milliseconds), so a power cut loses no accepted touchpoint. auto: on with a "
+            "ClickHouse server, off on the embedded store."),
 ]
 
 

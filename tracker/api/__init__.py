@@ -1,4 +1,5 @@
 """The analytics JSON API (/api/v1/sites/…) and its authentication."""
 from .views import bp
+from . import privacy  # noqa: E402,F401  (its routes register on bp when imported)
 
 __all__ = ["bp"]

@@ -2,10 +2,11 @@
 dashboard login (both looked up in the store, see ``tracker.access``)."""
 from functools import wraps
 
-from flask import g, request
+from flask import g, request, session
 
 from ..access import login_sites, may_see_site, token_sites
 from ..errors import ApiError
+from ..store.sites import digest
 
 
 def allowed_sites():
@@ -38,3 +39,11 @@ def site_access(view):
         return view(*args, site=site, **kwargs)
 
     return wrapper
+
+
+def actor():
+    """Who is asking, for an audit trail: the token's id (the start of its hash) or the login."""
+    auth = request.headers.get("Authorization", "")
+    if auth.lower().startswith("bearer "):
+        return "token:" + digest(auth[7:].strip())[:12]
+    return "login:" + session.get("email", "")

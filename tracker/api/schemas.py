@@ -56,6 +56,8 @@ class SourceSchema(Schema):
     reason = fields.String(metadata={"description": "Why live"})
     rebuild = fields.Nested(BuildSchema, allow_none=True, metadata={"description": "The build under way"})
     state_lag_seconds = _maybe(fields.Integer, "How far the journey worker is behind arrivals")
+    data_from = _maybe(fields.Integer, "Unix milliseconds from which the site keeps touchpoints (its "
+                                       "retention): earlier entries are gone; absent when all are kept")
 
 
 class JourneyListSchema(Schema):
@@ -157,12 +159,15 @@ class TouchpointSchema(Schema):
     path = fields.String(required=True)
     title = fields.String(required=True)
     referrer_host = fields.String(required=True)
-    channel = fields.String(required=True)
+    channel = fields.String(required=True, metadata={"description": "Its own, or its visit's"})
+    source = fields.String(required=True, metadata={"description": "The search engine, network, webmail or "
+                                                                    "assistant it came from (its own, or its visit's)"})
     utm_source = fields.String(required=True)
     utm_medium = fields.String(required=True)
     utm_campaign = fields.String(required=True)
     browser = fields.String(required=True)
     device = fields.String(required=True)
+    country = fields.String(required=True, metadata={"description": "ISO 3166 code, '' when unknown"})
     props = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
 
 
@@ -175,8 +180,10 @@ class SessionSchema(Schema):
     end_ms = _ms(required=True)
     channel = fields.String(required=True)
     campaign = fields.String(required=True)
-    source = fields.String(required=True)
+    source = fields.String(required=True, metadata={"description": "utm_source of the visit"})
+    referrer_source = fields.String(required=True, metadata={"description": "Where the visit came from by name"})
     device = fields.String(required=True)
+    country = fields.String(required=True)
     touchpoints = fields.List(fields.Nested(TouchpointSchema), required=True)
 
 
@@ -243,3 +250,35 @@ class PersonPageSchema(Schema):
     truncated = fields.Boolean(required=True)
     sessions = fields.List(fields.Nested(SessionSchema), required=True)
     as_of = _ms(required=True)
+
+
+class PersonExportSchema(Schema):
+    """Everything stored of one person (rows as their tables hold them)."""
+
+    site = fields.String(required=True)
+    person = fields.String(required=True)
+    exported_at = fields.Integer(required=True, metadata={"description": "Unix seconds"})
+    visitor_ids = fields.List(fields.String(), required=True)
+    traits = _traits()
+    trait_history = fields.List(fields.Dict(), required=True)
+    identities = fields.List(fields.Dict(), required=True)
+    touchpoints = fields.List(fields.Dict(), required=True, metadata={"description": "Every one, oldest first"})
+    journeys = fields.List(fields.Nested(JourneyPlaceSchema), required=True)
+    journey_transitions = fields.List(fields.Dict(), required=True)
+    webhook_deliveries = fields.List(fields.Dict(), required=True)
+
+
+class ErasureSchema(Schema):
+    """What an erasure deleted."""
+
+    person = fields.String(required=True)
+    rows = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True,
+                       metadata={"description": "Rows deleted per table"})
+    done = fields.Boolean(required=True, metadata={"description": "False while ClickHouse still deletes"})
+
+
+class ConsentSchema(Schema):
+    """A consent given again."""
+
+    person = fields.String(required=True)
+    visitor_ids = fields.List(fields.String(), required=True, metadata={"description": "Accepted again"})

@@ -5,11 +5,20 @@ from .. import current
 from ..errors import ApiError
 from ..journeys import definitions, persons, reports, state
 from ..journeys.definitions import JourneySchema
+from ..store.sites import get_site
+from ..worker.retention import data_from_ms
 from . import openapi, schemas
 from .auth import site_access
 from .params import FunnelArgs, PeopleArgs, PersonArgs, SearchArgs, TransitionArgs, query_args
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+def _retention(site):
+    """``{"data_from": ms}`` when the site keeps only some months of touchpoints, else {}."""
+    found = get_site(current.store(), site)
+    data_from = data_from_ms(found["retention_months"]) if found else None
+    return {"data_from": data_from} if data_from else {}
 
 
 def _journey(site, journey_id):
@@ -89,7 +98,7 @@ def funnel(site, journey_id, query):
     build, about = reports.source(current.store(), site, journey, as_of)
     result = reports.funnel(current.store(), journey, site, start, end, as_of, query["breakdown"], build)
     return dict(result, journey=journey_id, order=journey["order"], window=journey["window"],
-                **{"from": start, "to": end, "as_of": as_of}, **about)
+                **{"from": start, "to": end, "as_of": as_of}, **about, **_retention(site))
 
 
 @bp.get("/sites/<site>/journeys/<journey_id>/people")
@@ -111,7 +120,7 @@ def journey_people(site, journey_id, query):
     for row in page:
         row["traits"] = traits.get(row["person"], {})
     return {"people": page, "next_cursor": next_cursor, "as_of": query["as_of"], "status": query["status"],
-            "stage": query["stage"], **about}
+            "stage": query["stage"], **about, **_retention(site)}
 
 
 @bp.get("/sites/<site>/journeys/<journey_id>/transitions")

@@ -21,7 +21,8 @@ from .overview import date_range, site_name
 from .security import site_required
 
 BREAKDOWN_LABELS = {"channel": "Channel", "utm_campaign": "Campaign", "device": "Device",
-                    "utm_source": "Source", "browser": "Browser", "first_touch_channel": "First-touch channel"}
+                    "utm_source": "Source", "source": "Search engine, network…", "country": "Country",
+                    "browser": "Browser", "first_touch_channel": "First-touch channel"}
 PAGE_SIZE = 50
 CSV_MAX_ROWS = 50_000
 

@@ -7,7 +7,7 @@ from flask import jsonify, render_template, request
 from .. import current
 from . import bp, queries
 from .security import site_required
-from .views import my_sites
+from .views import country, my_sites
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
@@ -44,23 +44,29 @@ def site_name(site):
 @bp.get("/<site>/")
 @site_required
 def overview(site):
-    """Touchpoints and people over time, by channel, top pages and campaigns, and the live count."""
+    """Touchpoints and people over time, by channel, source and country, top pages and
+    campaigns, the bots left out, and the live count."""
     store = current.store()
     first, last, message = date_range(request.args)
-    # Six small independent queries: run together, the page waits for the slowest, not the sum.
+    # Small independent queries: run together, the page waits for the slowest, not the sum.
     jobs = {"days": (queries.series, first, last), "totals": (queries.totals, first, last),
-            "live": (queries.live, time.time())}
+            "bots": (queries.bots, first, last), "live": (queries.live, time.time())}
     jobs.update({what: (queries.top, first, last, what) for what in queries.TOPS})
     pool = current.query_pool()
     futures = {name: pool.submit(job[0], store, site, *job[1:]) for name, job in jobs.items()}
     got = {name: future.result() for name, future in futures.items()}
+    for row in got["country"]:
+        row["value"] = country(row["value"])
     days = got["days"]
     chart = {"labels": [d["day"] for d in days], "touchpoints": [d["touchpoints"] for d in days],
              "people": [d["people"] for d in days]}
     return render_template(
         "overview.html", site=site, site_name=site_name(site), first=first, last=last, message=message,
-        chart=chart, totals=got["totals"], channels=got["channel"], pages=got["page"], campaigns=got["campaign"],
-        live=got["live"])
+        chart=chart, totals=got["totals"], bots=got["bots"], live=got["live"],
+        tables=[("Arrivals by channel", got["channel"], "Channel", "Arrivals"),
+                ("Arrivals by source", got["source"], "Search engine, network…", "Arrivals"),
+                ("By country", got["country"], "Country", "Touchpoints"), ("Top pages", got["page"], "Page", "Touchpoints"),
+                ("Top campaigns", got["campaign"], "Campaign", "Touchpoints")])
 
 
 @bp.get("/<site>/live.json")

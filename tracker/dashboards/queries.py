@@ -2,7 +2,8 @@
 
 Days, channels, pages and campaigns come from ``overview_daily`` (migration 0004), which a
 materialized view keeps from every inserted touchpoint, bots left out: the overview reads a
-few thousand rows, not every touchpoint of the range. Its HyperLogLog states count a
+few thousand rows, not every touchpoint of the range. Countries, sources and the bots figure
+come the same way from ``overview_origin_daily`` (migration 0020), which keeps bots apart. Its HyperLogLog states count a
 retried touchpoint once (same id, same hash), exactly for small counts and within about
 2 % for large ones. People in the overview are visitor ids (browsers and devices): stitching
 visitors into persons is the journey engine's work, at query time, for journeys and prospects.
@@ -46,19 +47,33 @@ def totals(store, site, first, last):
     return {"touchpoints": int(row[0][0]), "people": int(row[0][1])} if row else {"touchpoints": 0, "people": 0}
 
 
-# The overview's top lists: name -> column of overview_daily ('' = not counted there).
-TOPS = ("channel", "page", "campaign")
+# The overview's top lists: name -> (table, column, what else a row must be); names and
+# columns from this table only, never from a request.
+TOPS = {
+    "channel": ("overview_daily", "channel", ""),
+    "page": ("overview_daily", "page", ""),
+    "campaign": ("overview_daily", "campaign", ""),
+    "source": ("overview_origin_daily", "source", " AND is_bot = 0"),
+    "country": ("overview_origin_daily", "country", " AND is_bot = 0"),
+}
 
 
 def top(store, site, first, last, what, limit=10):
-    """The ``limit`` largest values of ``what`` (channel, page or campaign) by touchpoints."""
-    column = {name: name for name in TOPS}[what]  # a column name from our table, never from a request
+    """The ``limit`` largest values of ``what`` (a name of ``TOPS``) by touchpoints."""
+    table, column, also = TOPS[what]
     rows = store.query(f"""
         SELECT {column} AS value, uniqHLL12Merge(touchpoints) AS t, uniqHLL12Merge(people) AS p
-        FROM overview_daily WHERE {_DAYS} AND {column} != ''
+        FROM {table} WHERE {_DAYS} AND {column} != ''{also}
         GROUP BY value ORDER BY t DESC, value LIMIT %(limit)s""",
                        dict(_range(site, first, last), limit=int(limit)))
     return [{"value": r[0], "touchpoints": int(r[1]), "people": int(r[2])} for r in rows]
+
+
+def bots(store, site, first, last):
+    """Touchpoints of bots in the range: stored and flagged, left out of every other figure."""
+    row = store.query(f"""SELECT uniqHLL12Merge(touchpoints) FROM overview_origin_daily
+        WHERE {_DAYS} AND is_bot = 1""", _range(site, first, last))
+    return int(row.scalar() or 0)
 
 
 def live(store, site, now, minutes=30):

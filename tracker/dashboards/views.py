@@ -6,6 +6,7 @@ from flask import flash, redirect, render_template, request, session, url_for
 
 from .. import current
 from ..access import login_sites
+from ..countries import country_name
 from ..store import accounts
 from ..store.sites import list_sites, may_see
 from . import bp
@@ -110,3 +111,9 @@ def utc(ms, zone=True):
     """Unix milliseconds as 'YYYY-MM-DD HH:MM UTC' (the reports' time zone; without the zone
     where a table's heading says it)."""
     return time.strftime("%Y-%m-%d %H:%M" + (" UTC" if zone else ""), time.gmtime(ms / 1000)) if ms else "–"
+
+
+@bp.app_template_filter("country")
+def country(code):
+    """'Germany (DE)' for 'DE'."""
+    return f"{country_name(code)} ({code})" if code else ""

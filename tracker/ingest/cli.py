@@ -1,4 +1,5 @@
-"""``tracker spool``: the segments ClickHouse refused, to inspect and to insert again."""
+"""``tracker spool``: the segments ClickHouse refused, to inspect and to insert again; and
+``tracker reclassify --site S [--from DATE]``: stored touchpoints through the current lists."""
 import json
 from collections import Counter
 
@@ -76,3 +77,22 @@ def retry(segments):
         click.echo("no segment is set aside")
     if failed:
         raise click.ClickException(f"{failed} segment(s) still refused; they stay set aside")
+
+
+@click.command()
+@click.option("--site", required=True, help="The site key.")
+@click.option("--from", "since", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="First day (UTC) whose month is recomputed; default: all.")
+def reclassify(site, since):
+    """Recompute channel, source and bot flag of stored touchpoints with the current referrer
+    lists and bot patterns, in place, month by month (the overview's figures and journey state
+    follow)."""
+    from ..cli import command_store
+    from .reclassify import reclassify as run
+
+    store = command_store()
+    if store.kind == "cluster":
+        # Its scratch tables and in-place UPDATE would have to exist and run on every shard.
+        raise click.ClickException("tracker reclassify runs on a single server only, not yet on a cluster")
+    done = run(store, site, since.date() if since else None, progress=click.echo)
+    click.echo(f"reclassified {len(done)} month(s)" if done else "no touchpoints in that range")

@@ -3,13 +3,17 @@ import itertools
 import uuid
 from dataclasses import dataclass
 
-from .enrich import channel_of, hashed, parse_user_agent, split_url, utm_fields
+from .agents import parse_user_agent
+from .channels import is_spam, origin_of
+from .enrich import hashed, split_url, utm_fields
 
 EVENT_COLUMNS = [
     "site", "event_id", "event_time", "event_ms", "received_at", "visitor_id", "session_id",
     "user_id", "type", "name", "url", "host", "path", "title", "referrer", "referrer_host",
     "channel", "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content",
     "browser", "os", "device", "is_bot", "screen", "ip_hash", "prop_keys", "prop_values",
+    # migration 0020: where the touchpoint came from, and the user agent for `tracker reclassify`
+    "source", "country", "continent", "user_agent",
 ]
 IDENTITY_COLUMNS = ["site", "visitor_id", "user_id", "linked_at"]
 PERSON_COLUMNS = ["site", "user_id", "trait_keys", "trait_values", "updated_at", "updated_ms"]
@@ -36,6 +40,8 @@ class Hit:
     ip: str
     received_ms: int
     trusted: bool  # the server API: its times and channels are taken as given
+    country: str = ""  # of the IP address (never stored itself); '' for the server API
+    continent: str = ""
 
 
 def event_time(hit, ts):
@@ -61,26 +67,31 @@ def visitor_of(hit, batch_vid, event):
 
 
 def records_for(hit, batch_vid, events):
-    """The ``(table, row)`` records of a batch of validated events.
+    """The ``(table, row)`` records of a batch of validated events; referrer spam is left out.
 
-    Each touchpoint keeps its own channel and the session id its sender gave (the snippet
-    does); visits and their channels are read from event times and these ids at query time,
-    so no worker's memory decides them and late or reordered touchpoints land in place.
+    Each touchpoint keeps its own channel and source and the session id its sender gave (the
+    snippet does); visits and their channels and sources are read from event times and these
+    ids at query time, so no worker's memory decides them and late or reordered touchpoints
+    land in place.
     """
     request_agent = ("", "", "server", 0) if hit.trusted else parse_user_agent(hit.user_agent)
     ip_hash = hashed(hit.salt, hit.ip) if hit.ip and hit.salt else ""
     records = []
     for event in events:
+        ref_host, ref_path, _ = split_url(event["ref"])
+        if is_spam(ref_host):
+            continue
         seconds, millis = event_time(hit, event["ts"])
         # The server API may pass on the visitor's own browser (a server-side proxy, an import).
+        user_agent = event["ua"] if hit.trusted else hit.user_agent
         browser, os_name, device, is_bot = (
-            parse_user_agent(event["ua"]) if hit.trusted and event["ua"] else request_agent)
+            parse_user_agent(user_agent) if hit.trusted and user_agent else request_agent)
         visitor = visitor_of(hit, batch_vid, event)
         host, path, pairs = split_url(event["url"])
         query = dict(pairs)
-        ref_host = split_url(event["ref"])[0]
         utm = utm_fields(event, query)
-        channel = (hit.trusted and event["channel"]) or channel_of(event["type"], utm, query, ref_host, host)
+        given = hit.trusted and event["channel"]
+        channel, source = (given, "") if given else origin_of(event["type"], utm, query, ref_host, ref_path, host)
         props = event.get("props") or {}
         records.append(("events", [
             hit.site, event["eid"] or next_event_id(), seconds, millis, hit.received_ms // 1000,
@@ -88,6 +99,7 @@ def records_for(hit, batch_vid, events):
             event["title"], event["ref"], ref_host, channel, utm["utm_source"], utm["utm_medium"],
             utm["utm_campaign"], utm["utm_term"], utm["utm_content"], browser, os_name, device, is_bot,
             event["screen"], ip_hash, list(props), list(props.values()),
+            source, hit.country, hit.continent, user_agent,
         ]))
         # The link is made by an identify (or a server-side event naming both ids), not
         # again by every later event of that visitor, which carries the user id itself.

@@ -11,7 +11,7 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate, va
 
 from ..clock import DAY_MS
 from ..errors import field_errors
-from ..ingest.enrich import CHANNELS
+from ..ingest.channels import CHANNELS
 from .rules import RULE_FIELDS
 
 MAX_STAGES = 20

@@ -74,6 +74,12 @@ def person_sql():
     return "if(user_id != '', user_id, if(linked_user != '', linked_user, visitor_id))"
 
 
+# The visitors of a few people, or of twenty thousand: as one array literal, which 18.16 parses
+# and analyses as one node (a tuple of 60,000 names is 60,000 nodes, copied at every level of
+# subquery); the set still narrows the primary key.
+VISITOR_IN = "visitor_id IN (SELECT arrayJoin(%(visitors)s))"
+
+
 def links_sql(visitor_filter):
     """visitor id → the user id it was linked to last."""
     return f"""SELECT visitor_id, argMax(user_id, linked_at) AS linked_user
@@ -103,28 +109,34 @@ def person_level(q):
     return q.state or q.breakdown in PERSON_BREAKDOWNS
 
 
-def uses_channel(q):
-    """Whether a rule, an exclusion or a breakdown reads the channel."""
+# The breakdowns that read a touchpoint's origin, which may be its visit's.
+ORIGIN_BREAKDOWNS = ("channel", "source")
+
+
+def uses_visits(q):
+    """Whether a rule, an exclusion or a breakdown reads the channel or the source, which a
+    touchpoint may take from its visit."""
     rules = [stage["match"] for stage in q.journey["stages"]] + list(q.journey.get("exclude") or [])
-    return any("channel" in rule for rule in rules) or "channel" in q.values or person_level(q)
+    return (any("channel" in rule for rule in rules) or any(name in q.values for name in ORIGIN_BREAKDOWNS)
+            or person_level(q))
 
 
 def source_sql(q, lower_ms="%(start)s"):
     """Touchpoints of the site with person, ts, mask, excl and breakdown value."""
-    visitor_filter = " AND visitor_id IN %(visitors)s" if q.visitors is not None else ""
+    visitor_filter = f" AND {VISITOR_IN}" if q.visitors is not None else ""
     if q.visitors is not None:
-        q.params.values["visitors"] = tuple(q.visitors) or ("",)  # a tuple: IN (…)
+        q.params.values["visitors"] = sorted(q.visitors)
     person_filter = ""
     if q.person is not None:  # one person's page: their visitors may carry others' touchpoints
         q.params.values["person"] = q.person
         person_filter = " AND person = %(person)s"
     until = "event_time <= toDateTime(intDiv(%(as_of)s, 1000))"
     where = f"site = %(site)s AND is_bot = 0{visitor_filter} AND event_time >= toDateTime(intDiv({lower_ms}, 1000)) AND {until}"
-    # A visit that began up to a day before the range still gives its channel.
+    # A visit that began up to a day before the range still gives its channel and source.
     visits = (f"site = %(site)s{visitor_filter} AND event_time >= toDateTime(intDiv(greatest({lower_ms}, {DAY_MS}) - {DAY_MS}, 1000)) "
               f"AND {until}")
     touchpoints = touchpoints_sql(["visitor_id", "user_id", "event_id", TS] + list(RULE_COLUMNS), where,
-                                  visits if uses_channel(q) else None)
+                                  visits if uses_visits(q) else None)
     return f"""SELECT {person_sql()} AS person, ts, event_id, mask, excl, value, channel
     FROM (
         SELECT visitor_id, user_id, event_id, channel, ts,
@@ -137,27 +149,37 @@ def source_sql(q, lower_ms="%(start)s"):
 
 # A touchpoint's time in milliseconds.
 TS = "toUInt64(event_time) * 1000 + event_ms AS ts"
-# The channel a touchpoint counts under: its own, unless it has none (a page view inside a
-# visit, an in-page event) or only "direct" (a reload): then its visit's, the channel of the
-# first touchpoint of the visit (the sender's session id) that had one; else direct.
-EFFECTIVE_CHANNEL = ("if(own_channel NOT IN ('', 'direct') OR visit_channel = '', "
-                     "if(own_channel = '', 'direct', own_channel), visit_channel)")
+# Whether a touchpoint counts under its own origin: when it has a channel of its own other
+# than "direct", or no visit to take one from. Otherwise (a page view inside a visit, an
+# in-page event, a reload) it counts under its visit's: the channel and source of the first
+# touchpoint of the visit (the sender's session id) that had a channel.
+OWN_ORIGIN = "own_channel NOT IN ('', 'direct') OR visit_channel = ''"
+# The channel a touchpoint counts under (direct when it has none at all), and its source.
+EFFECTIVE_CHANNEL = "if(own_origin, if(own_channel = '', 'direct', own_channel), visit_channel)"
+EFFECTIVE_SOURCE = "if(own_origin, own_source, visit_source)"
+# A visit's origin: its first touchpoint with a channel gives both, as one pair (two argMin
+# could each pick another of two touchpoints of the same millisecond).
+VISIT_ORIGIN = "argMin((channel, source), toUInt64(event_time) * 1000 + event_ms)"
 
 
 def touchpoints_sql(columns, where, visits_where=None):
-    """``columns`` of the touchpoints matching ``where``, with ``channel``, the channel each counts
-    under; their visits are read from the touchpoints matching ``visits_where`` (None: each
-    touchpoint's own channel, or direct).
+    """``columns`` of the touchpoints matching ``where``, with ``channel`` and ``source``, the
+    origin each counts under; their visits are read from the touchpoints matching
+    ``visits_where`` (None: each touchpoint's own origin, its channel direct when it has none).
 
     Visits are a read-time matter, so no worker's memory decides them: the same touchpoints
-    give the same channels in whatever order, batch or process they arrived."""
-    inner = f"SELECT {', '.join(columns)}, session_id, channel AS own_channel FROM events WHERE {where}"
+    give the same channels and sources in whatever order, batch or process they arrived."""
+    inner = (f"SELECT {', '.join(columns)}, session_id, channel AS own_channel, source AS own_source "
+             f"FROM events WHERE {where}")
     if visits_where is None:
-        return f"SELECT *, if(own_channel = '', 'direct', own_channel) AS channel FROM ({inner}) AS t"
-    visits = f"""SELECT visitor_id, session_id, argMin(channel, toUInt64(event_time) * 1000 + event_ms) AS visit_channel
+        return (f"SELECT *, if(own_channel = '', 'direct', own_channel) AS channel, own_source AS source "
+                f"FROM ({inner}) AS t")
+    visits = f"""SELECT visitor_id, session_id, tupleElement({VISIT_ORIGIN}, 1) AS visit_channel,
+                   tupleElement({VISIT_ORIGIN}, 2) AS visit_source
             FROM events WHERE {visits_where} AND session_id != '' AND channel != ''
             GROUP BY visitor_id, session_id"""
-    return f"""SELECT *, {EFFECTIVE_CHANNEL} AS channel FROM ({inner}) AS t
+    return f"""SELECT *, ({OWN_ORIGIN}) AS own_origin, {EFFECTIVE_CHANNEL} AS channel, {EFFECTIVE_SOURCE} AS source
+        FROM ({inner}) AS t
         ANY LEFT JOIN ({visits}) AS v USING (visitor_id, session_id)"""
 
 

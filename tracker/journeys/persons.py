@@ -7,15 +7,15 @@ key (site, visitor_id, …), so a person's page never scans the site.
 """
 import re
 
-from . import definitions, reports
-from .engine import TS, links_sql, person_sql, touchpoints_sql
+from . import definitions, reports, state
+from .engine import TS, VISITOR_IN, links_sql, person_sql, touchpoints_sql
 
 SEARCH_TRAITS = ("email", "name", "first_name", "last_name", "company")
 TIMELINE_LIMIT = 5000
 VISIT_IDLE_MS = 30 * 60 * 1000  # as the snippet, which starts a new session id after this
 TIMELINE_COLUMNS = ["ts", "event_id", "visitor_id", "session_id", "type", "name", "url", "path", "title",
-                    "referrer_host", "channel", "utm_source", "utm_medium", "utm_campaign", "browser", "device",
-                    "prop_keys", "prop_values"]
+                    "referrer_host", "channel", "source", "utm_source", "utm_medium", "utm_campaign", "browser",
+                    "device", "country", "prop_keys", "prop_values"]
 
 
 def visitors_of(store, site, person):
@@ -31,8 +31,8 @@ def traits_of(store, site, user_ids):
         return {}
     rows = store.query("""SELECT user_id, key, argMax(value, (updated_at, updated_ms)) AS newest
         FROM persons ARRAY JOIN trait_keys AS key, trait_values AS value
-        WHERE site = %(site)s AND user_id IN %(ids)s
-        GROUP BY user_id, key""", {"site": site, "ids": tuple(user_ids)})
+        WHERE site = %(site)s AND user_id IN (SELECT arrayJoin(%(ids)s))
+        GROUP BY user_id, key""", {"site": site, "ids": sorted(user_ids)})
     found = {}
     for user_id, key, value in rows:
         found.setdefault(user_id, {})[key] = value
@@ -84,12 +84,12 @@ def search(store, site, text, limit=20):
 
 def touchpoints(store, site, person, visitors, as_of_ms):
     """The person's latest touchpoints up to ``as_of`` (at most TIMELINE_LIMIT), oldest first, a
-    retried event once, each with the channel it counts under (its own, or its visit's)."""
-    params = {"site": site, "person": person, "visitors": tuple(visitors), "as_of": as_of_ms,
+    retried event once, each with the channel and source it counts under (its own, or its visit's)."""
+    params = {"site": site, "person": person, "visitors": sorted(visitors), "as_of": as_of_ms,
               "limit": TIMELINE_LIMIT}
-    visitor_filter = " AND visitor_id IN %(visitors)s"
+    visitor_filter = f" AND {VISITOR_IN}"
     mine = f"site = %(site)s{visitor_filter} AND event_time <= toDateTime(intDiv(%(as_of)s, 1000))"
-    columns = ["user_id", TS] + [c for c in TIMELINE_COLUMNS[1:] if c not in ("channel", "session_id")]
+    columns = ["user_id", TS] + [c for c in TIMELINE_COLUMNS[1:] if c not in ("channel", "source", "session_id")]
     rows = store.query(f"""
         SELECT {', '.join(TIMELINE_COLUMNS)} FROM (
             SELECT {person_sql()} AS person, *
@@ -125,7 +125,8 @@ def sessions(events):
             grouped.append({"session_id": event["session_id"], "visitor_id": event["visitor_id"],
                             "start_ms": event["time_ms"], "channel": event["channel"],
                             "campaign": event["utm_campaign"], "source": event["utm_source"],
-                            "device": event["device"], "touchpoints": []})
+                            "referrer_source": event["source"], "device": event["device"],
+                            "country": event["country"], "touchpoints": []})
         session = grouped[-1]
         session["end_ms"] = event["time_ms"]
         session["session_id"] = session["session_id"] or event["session_id"]
@@ -155,11 +156,8 @@ def places(store, site, person, visitors, as_of_ms):
     """The person's place in each journey of the site, with their stage history: from journey
     state where it is readable, else (a past as_of, a journey being rebuilt) from the engine."""
     journeys = definitions.list_all(store, site)
-    from_state = {}
-    for journey in journeys:
-        build, about = reports.source(store, site, journey, as_of_ms)
-        if build:
-            from_state[journey["id"]] = (journey, build)
+    readable = state.readable_builds(store, site, journeys) if reports.current_enough(as_of_ms) else {}
+    from_state = {j["id"]: (j, readable[j["id"]]) for j in journeys if j["id"] in readable}
     stored = reports.person_stages_from_state(store, from_state, site, person, as_of_ms)
     history = reports.stage_history(store, site, person, from_state)
     found = []

@@ -49,11 +49,16 @@ def _stages(journey, row):
 STATE_AS_OF_SLACK_MS = 60_000
 
 
+def current_enough(as_of_ms):
+    """Whether a read as of ``as_of_ms`` may come from journey state."""
+    return as_of_ms >= now_ms() - STATE_AS_OF_SLACK_MS
+
+
 def source(store, site, journey, as_of_ms):
     """(build to read, or None for the live engine; what to tell the reader about it)."""
     status = state.build_status(store, site, journey)
     readable = status is not None and status["status"] in state.READABLE
-    if as_of_ms < now_ms() - STATE_AS_OF_SLACK_MS:
+    if not current_enough(as_of_ms):
         return None, {"source": "live", "reason": "as_of is in the past: computed from the touchpoints"}
     if not readable:
         return None, {"source": "live", "reason": "the journey's state is being built; computed from the touchpoints",

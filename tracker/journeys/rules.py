@@ -20,9 +20,9 @@ RULES = {
 }
 
 # Columns of ``events`` that the templates above and the breakdowns below read (the channel
-# comes from the engine: a touchpoint's own, or its visit's).
+# and the source come from the engine: a touchpoint's own, or its visit's).
 RULE_COLUMNS = ("type", "name", "path", "utm_source", "utm_medium", "utm_campaign", "prop_keys", "prop_values",
-                "browser", "device")
+                "browser", "device", "country")
 
 # The fields a stage rule may name, in the editor's order, with the label people read there;
 # "path" picks "path_glob" when the value holds a '*'. The definition schema, the OpenAPI
@@ -45,6 +45,8 @@ BREAKDOWNS = {
     "utm_campaign": "utm_campaign",
     "browser": "browser",
     "device": "device",
+    "source": "source",
+    "country": "country",
     "first_touch_channel": "channel",
 }
 PERSON_BREAKDOWNS = {"first_touch_channel"}

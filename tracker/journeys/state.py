@@ -29,6 +29,8 @@ TRANSITION_COLUMNS = ["id", "site", "journey_id", "person", "kind", "run_ms", "f
                       "cause_channel", "cause_campaign", "build"]
 BUILD_COLUMNS = ["site", "journey_id", "build", "status", "persons", "transitions_done", "started_at",
                  "updated_at", "error", "version"]
+# A rebuild computes every person of a journey in one statement: it may take long.
+REBUILD_SECONDS = 3600
 ENGINE_COLUMNS = ["person", "a_entry", "a_stage", "a_times", "a_values", "stage", "entry", "times", "vals",
                   "entry_min", "entry_max", "first_channel", "last_ts", "touch_times", "capped"]
 
@@ -88,8 +90,8 @@ def read_states(store, site, journey_id, build, persons):
     columns = [c for c in STATE_COLUMNS if c in PersonState.__dataclass_fields__]
     rows = store.query(f"""
         SELECT {', '.join(columns)} FROM journey_state FINAL
-        WHERE {_state_filter()} AND person IN %(persons)s""",
-                       {"site": site, "journey": journey_id, "build": build, "persons": tuple(persons)})
+        WHERE {_state_filter()} AND person IN (SELECT arrayJoin(%(persons)s))""",
+                       {"site": site, "journey": journey_id, "build": build, "persons": sorted(persons)})
     return {row["person"]: PersonState.from_row(row) for row in rows.dicts()}
 
 
@@ -120,18 +122,30 @@ def insert_all_states(store, journey, site, build, as_of):
         SELECT %(site)s, %(journey_id)s, person, %(build)s, {', '.join(ENGINE_COLUMNS[1:])},
                toUInt64(0), toUInt64(0), toUInt64(%(version)s)
         FROM ({engine.state_sql(q)})
-        WHERE notEmpty(a_entry)""", q.params.values)
+        WHERE notEmpty(a_entry)""", q.params.values,
+                  # As a report's query: spilling its GROUP BY to disk, with the rebuild's own time limit.
+                  settings=store.limited(dict(engine.QUERY_SETTINGS, max_execution_time=REBUILD_SECONDS)))
 
 
-def states_without_transitions(store, site, journey_id, build, after, limit):
-    """Up to ``limit`` states after person ``after`` whose transitions were never derived (a
-    rebuild's second step walks the people in order: each slice is a range of the key)."""
+def person_slices(store, site, journey_id, build, size):
+    """Bounds that cut a build's people, in key order, into slices of about ``size``: a slice
+    is then a range of the primary key, read without scanning the rest."""
+    rows = store.query(f"""
+        SELECT person FROM (SELECT DISTINCT person FROM journey_state WHERE {_state_filter()} ORDER BY person)
+        WHERE modulo(rowNumberInAllBlocks(), %(size)s) = %(size)s - 1""",
+                       {"site": site, "journey": journey_id, "build": build, "size": size})
+    return [person for (person,) in rows]
+
+
+def states_without_transitions(store, site, journey_id, build, after, until=None):
+    """The states of people in (``after``, ``until``] (None: to the end) whose transitions were
+    never derived: a rebuild's second step walks the people a slice at a time."""
     columns = [c for c in STATE_COLUMNS if c in PersonState.__dataclass_fields__]
+    upper = " AND person <= %(until)s" if until is not None else ""
     rows = store.query(f"""
         SELECT {', '.join(columns)} FROM journey_state FINAL
-        WHERE {_state_filter()} AND person > %(after)s AND computed_at = 0 AND notEmpty(a_entry)
-        ORDER BY person LIMIT %(limit)s""",
-                       {"site": site, "journey": journey_id, "build": build, "after": after, "limit": limit})
+        WHERE {_state_filter()} AND person > %(after)s{upper} AND computed_at = 0 AND notEmpty(a_entry)
+        ORDER BY person""", {"site": site, "journey": journey_id, "build": build, "after": after, "until": until})
     return [PersonState.from_row(row) for row in rows.dicts()]
 
 

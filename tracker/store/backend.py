@@ -3,7 +3,9 @@
 Both backends return the same Python values: DateTime columns as Unix seconds,
 Date columns as ISO strings, arrays as lists, so callers never care which one runs.
 """
+import contextvars
 import re
+import time
 from datetime import date, datetime
 
 from clickhouse_driver.util.escape import escape_params
@@ -29,6 +31,10 @@ class StoreUnavailable(StoreError):
 
 
 _SAFE_TYPES = (str, int, float, list, tuple, type(None))
+
+# Seconds spent in queries by the current request ([total]; unset outside requests): the
+# request log and the per-endpoint query histogram read it.
+query_clock = contextvars.ContextVar("query_clock")
 
 
 def bind(sql, params):
@@ -77,6 +83,12 @@ class Rows(list):
         return self[0][0] if self else None
 
 
+# The journey worker recomputes thousands of people in one query, naming their visitor ids:
+# more text and more syntax-tree nodes than ClickHouse takes by default (256 KiB, 50,000).
+MAX_QUERY_BYTES = 64 * 1024 * 1024
+MAX_AST_ELEMENTS = 2_000_000
+
+
 class Backend:
     """What the rest of the code may ask of a store."""
 
@@ -87,18 +99,37 @@ class Backend:
     # (every person of 10M touchpoints) spills to disk under half the memory cap, as ClickHouse
     # advises, instead of failing (PostHog forces the same setting).
     query_limits = {"max_execution_time": 30, "max_memory_usage": 4_000_000_000,
-                    "max_bytes_before_external_group_by": 1_500_000_000}
+                    "max_bytes_before_external_group_by": 1_500_000_000, "max_query_size": MAX_QUERY_BYTES,
+                    "max_ast_elements": MAX_AST_ELEMENTS, "max_expanded_ast_elements": MAX_AST_ELEMENTS}
 
     def limited(self, settings):
         """The query limits merged with a caller's settings."""
         return {**self.query_limits, **(settings or {})}
 
     def query(self, sql, params=None, settings=None):
-        """Run a SELECT with the query limits; return ``Rows``."""
+        """Run a SELECT with the query limits; return ``Rows``. Its time counts towards the
+        current request's ``query_clock``."""
+        started = time.perf_counter()
+        try:
+            return self._query(sql, params, settings)
+        finally:
+            spent = query_clock.get(None)
+            if spent is not None:
+                spent[0] += time.perf_counter() - started
+
+    def _query(self, sql, params=None, settings=None):
         raise NotImplementedError
 
-    def execute(self, sql, params=None):
-        """Run a statement that returns nothing (DDL, ALTER, OPTIMIZE)."""
+    @staticmethod
+    def settings_clause(settings):
+        """``SETTINGS a=1, b='x'`` for the end of a statement ('' when none)."""
+        if not settings:
+            return ""
+        return " SETTINGS " + ", ".join(f"{k}={int(v) if isinstance(v, bool) else v!r}" for k, v in settings.items())
+
+    def execute(self, sql, params=None, settings=None):
+        """Run a statement that returns nothing (DDL, ALTER, OPTIMIZE, INSERT SELECT); ``settings``
+        apply to it (an INSERT SELECT passes the query limits, spilling included)."""
         raise NotImplementedError
 
     def insert(self, table, columns, rows):
@@ -123,10 +154,26 @@ class Backend:
         """Insert one part of ``parts``."""
         self.insert(table, columns, rows)
 
+    def mutate(self, table, action, params=None):
+        """``ALTER TABLE table ACTION`` that changes rows (``DELETE WHERE …``, ``DROP PARTITION …``):
+        applied where the table's rows are (on a cluster, each shard's local table)."""
+        self.execute(f"ALTER TABLE `{table}` {action}", params)
+
     def delete_where(self, table, condition, params=None):
         """Delete ``table``'s rows that match ``condition`` (a mutation: ClickHouse applies it
         in the background)."""
-        self.execute(f"ALTER TABLE {table} DELETE WHERE {condition}", params)
+        self.mutate(table, f"DELETE WHERE {condition}", params)
+
+    def pending_mutations(self, tables):
+        """How many mutations of ``tables`` are not done yet (wherever their rows are)."""
+        return self.query("SELECT count() FROM system.mutations WHERE database = %(db)s AND table IN %(tables)s "
+                          "AND is_done = 0", {"db": self.database, "tables": tuple(tables)}).scalar() or 0
+
+    def partitions(self, table):
+        """The partitions of ``table`` that hold rows (wherever they are)."""
+        rows = self.query("SELECT DISTINCT partition FROM system.parts WHERE database = %(db)s AND table = %(t)s "
+                          "AND active", {"db": self.database, "t": table})
+        return sorted({p for (p,) in rows})
 
     def ping(self):
         """True when ClickHouse answers."""

@@ -143,17 +143,31 @@ class ClusterBackend(ServerBackend):
         for part, part_rows in self.parts(table, columns, rows).items():
             self.insert_part(part, table, columns, part_rows)
 
-    def execute(self, sql, params=None):
-        self._run(sql, params, settings=self.write_settings)
+    def execute(self, sql, params=None, settings=None):
+        self._run(sql, params, settings={**(settings or {}), **self.write_settings})
 
-    def delete_where(self, table, condition, params=None):
-        """``ALTER TABLE … DELETE`` on each copy of the table's rows (Distributed tables take
-        no mutations): one replica per shard, replication does the rest."""
-        local = self.layout.local(table)
-        small_replicated = table not in SHARDED and self.layout.replicated
-        targets = [self.hosts[0]] if small_replicated else [self.replicas(s)[0] for s in self.shards]
-        for host in targets:
-            self.host(host).execute(f"ALTER TABLE {local} DELETE WHERE {condition}", params)
+    def _copies(self, table):
+        """One host per copy of ``table``'s rows: the first answering replica of each shard (the
+        home host alone for a small table on every replica); replication does the rest."""
+        if table not in SHARDED and self.layout.replicated:
+            return [self.hosts[0]]
+        found = []
+        for shard in self.shards:
+            replicas = self.replicas(shard)
+            found.append(next((h for h in replicas if self.host(h).ping()), replicas[0]))
+        return found
+
+    def mutate(self, table, action, params=None):
+        """The ALTER on each copy of the table's rows (Distributed tables take no mutations)."""
+        for host in self._copies(table):
+            self.host(host).execute(f"ALTER TABLE `{self.layout.local(table)}` {action}", params)
+
+    def pending_mutations(self, tables):
+        return sum(self.host(host).pending_mutations([self.layout.local(t) for t in tables])
+                   for host in self.hosts)
+
+    def partitions(self, table):
+        return sorted({p for host in self._copies(table) for p in self.host(host).partitions(self.layout.local(table))})
 
     # -- errors ----------------------------------------------------------------------
 

@@ -25,6 +25,8 @@ SELECT … FROM s``                      ``FROM s_local``): it fires on the host
                                        land and writes beside them
 ``INSERT INTO t SELECT … FROM s``      the same over the local tables: what the view would have
                                        done on that host (run once per replica set, see below)
+``ALTER TABLE t ADD COLUMN …``         the same on ``t_local`` (once per replica set), then on
+                                       ``t``: the Distributed table needs the column too
 ``DROP TABLE IF EXISTS t``             ``t`` and ``t_local`` dropped
 =====================================  ====================================================
 
@@ -55,6 +57,7 @@ _CREATE_TABLE = re.compile(r"^CREATE TABLE (IF NOT EXISTS )?(\w+) \((.*)\)\s*ENG
 _CREATE_VIEW = re.compile(r"^CREATE MATERIALIZED VIEW (IF NOT EXISTS )?(\w+) TO (\w+)\s+AS\s+(.*)$", re.S)
 _INSERT_SELECT = re.compile(r"^INSERT INTO (\w+)\s+(SELECT\s.*)$", re.S)
 _DROP = re.compile(r"^DROP TABLE IF EXISTS (\w+)$")
+_ALTER = re.compile(r"^ALTER TABLE (\w+)\s+(ADD COLUMN\s.*)$", re.S)
 _FROM = re.compile(r"\bFROM\s+(\w+)\b")
 
 
@@ -115,9 +118,9 @@ class Layout:
         replicated_args = ", ".join(a for a in (f"'{path}'", f"'{replica}'", args) if a)
         return f"Replicated{name}({replicated_args})"
 
-    def runs_insert_on(self, table, host):
-        """Whether a backfill INSERT into ``table`` runs on ``host``: once per copy of the rows
-        (replication copies them to the other replicas)."""
+    def changes_rows_on(self, table, host):
+        """Whether a backfill INSERT into ``table`` or an ALTER of it runs on ``host``: once per
+        copy of the rows (replication carries it to the other replicas)."""
         if not self.replicated:
             return True
         return host.home if table not in SHARDED else host.replica == 1
@@ -150,9 +153,13 @@ def for_host(statement, layout, host):
                 f"{_local_sources(layout, select)}"]
     if found := _INSERT_SELECT.match(statement):
         table, select = found.groups()
-        if not layout.runs_insert_on(table, host):
+        if not layout.changes_rows_on(table, host):
             return []
         return [f"INSERT INTO {layout.local(table)} {_local_sources(layout, select)}"]
+    if found := _ALTER.match(statement):
+        table, change = found.groups()
+        local = [f"ALTER TABLE {layout.local(table)} {change}"] if layout.changes_rows_on(table, host) else []
+        return local + ([f"ALTER TABLE {table} {change}"] if layout.distributed(table) else [])
     if found := _DROP.match(statement):
         table = found.group(1)
         return [f"DROP TABLE IF EXISTS {table}", f"DROP TABLE IF EXISTS {table}_local"]

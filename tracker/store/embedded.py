@@ -7,7 +7,7 @@ import json
 import threading
 from datetime import date
 
-from .backend import Backend, Rows, StoreError, bind, to_epoch
+from .backend import MAX_QUERY_BYTES, Backend, Rows, StoreError, bind, to_epoch
 
 _sessions = {}
 _sessions_lock = threading.Lock()
@@ -25,6 +25,8 @@ def _session(path):
                              f"chDB opens one data folder per process")
         try:
             _sessions[path] = chdb_session.Session(str(path))
+            # A query's SETTINGS clause comes too late for the parser's own limit.
+            _sessions[path].query(f"SET max_query_size = {MAX_QUERY_BYTES}", "CSV")
         except Exception as exc:  # chDB raises plain RuntimeErrors on a locked folder
             raise StoreError(
                 f"cannot open the embedded store at {path}: {exc}. Another process (a second "
@@ -64,9 +66,8 @@ class EmbeddedBackend(Backend):
         except Exception as exc:  # chDB's ChdbError is a RuntimeError
             raise StoreError(str(exc).strip()) from exc
 
-    def query(self, sql, params=None, settings=None):
-        text = bind(sql, params) + " SETTINGS " + ", ".join(
-            f"{k}={int(v) if isinstance(v, bool) else v!r}" for k, v in self.limited(settings).items())
+    def _query(self, sql, params=None, settings=None):
+        text = bind(sql, params) + self.settings_clause(self.limited(settings))
         result = self._run(self._in_database(text))
         raw = result.bytes()
         if not raw:
@@ -78,8 +79,8 @@ class EmbeddedBackend(Backend):
         rows = [tuple(conv(v) for conv, v in zip(converters, row)) for row in payload["data"]]
         return Rows(rows, columns)
 
-    def execute(self, sql, params=None):
-        self._run(self._in_database(bind(sql, params)), "CSV")
+    def execute(self, sql, params=None, settings=None):
+        self._run(self._in_database(bind(sql, params) + self.settings_clause(settings)), "CSV")
 
     def insert(self, table, columns, rows):
         if not rows:

@@ -117,11 +117,11 @@ def targets(store):
     return [(store.host(host), on(host)) for host in store.hosts]
 
 
-def on_each(hosts, work):
-    """``work(store, statements_of)`` for each of ``targets``, all at once (a thread per host: DDL
-    waits on disks, not on our CPU); the results in the order of ``hosts``."""
-    if len(hosts) == 1:
-        return [work(*hosts[0])]
+def on_each(hosts, work, together):
+    """``work(store, statements_of)`` for each of ``targets``; ``together``: all at once (a thread
+    per host: DDL waits on disks, not on our CPU); the results in the order of ``hosts``."""
+    if len(hosts) == 1 or not together:
+        return [work(*host) for host in hosts]
     with ThreadPoolExecutor(max_workers=len(hosts), thread_name_prefix="migrate") as pool:
         return list(pool.map(lambda host: work(*host), hosts))
 
@@ -131,6 +131,9 @@ def migrate(store, folder=MIGRATIONS_DIR):
     (on any host of a cluster)."""
     files = available(folder)
     hosts = targets(store)
+    # Replicas one after the other: a replica's ALTER or backfill reaches its others through
+    # ZooKeeper, and they must have it before their own next statements.
+    together = store.kind == "cluster" and not store.layout.replicated
 
     def checked(target, _):
         _prepare(target)
@@ -138,13 +141,13 @@ def migrate(store, folder=MIGRATIONS_DIR):
         verify(target, done, files)
         return _up_to_date(done, files)
 
-    if all(on_each(hosts, checked)):
+    if all(on_each(hosts, checked, together)):
         return []  # the common start: no lock taken
     names = []
     # A backfill may take minutes; the lock's expiry is long so that nobody takes it over.
     with Lock(store, "migrations", ttl=3600, wait=3600) as lock:
-        for applied_there in on_each(hosts, lambda target, statements_of: _apply_missing(target, statements_of,
-                                                                                         files, lock)):
+        apply = lambda target, statements_of: _apply_missing(target, statements_of, files, lock)  # noqa: E731
+        for applied_there in on_each(hosts, apply, together):
             names += [name for name in applied_there if name not in names]
     return names
 

@@ -71,7 +71,7 @@ class ServerBackend(Backend):
             client.disconnect()
             raise StoreError(str(exc).split("Stack trace")[0].strip()) from exc
 
-    def query(self, sql, params=None, settings=None):
+    def _query(self, sql, params=None, settings=None):
         data, types = self._run(sql, params, self.limited(settings))
         columns = [name for name, _ in types]
         time_columns = [i for i, (_, kind) in enumerate(types) if kind.startswith("DateTime")]
@@ -79,8 +79,8 @@ class ServerBackend(Backend):
             data = [tuple(to_epoch(v) if i in time_columns else v for i, v in enumerate(row)) for row in data]
         return Rows(data, columns)
 
-    def execute(self, sql, params=None):
-        self._run(sql, params)
+    def execute(self, sql, params=None, settings=None):
+        self._run(sql, params, settings)
 
     def insert(self, table, columns, rows):
         if rows:

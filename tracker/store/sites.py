@@ -7,7 +7,7 @@ import hashlib
 import secrets
 import time
 
-SITE_COLUMNS = ["site_key", "name", "domains", "secret_hash", "created_at", "deleted", "version"]
+SITE_COLUMNS = ["site_key", "name", "domains", "secret_hash", "created_at", "deleted", "version", "retention_months"]
 TOKEN_COLUMNS = ["token_hash", "name", "sites", "created_at", "revoked", "version"]
 ALL_SITES = "*"
 
@@ -27,17 +27,37 @@ def create_site(store, name, domains):
     secret = "sk_" + secrets.token_urlsafe(24)
     domains = sorted({d.strip().lower() for d in domains if d.strip()})
     store.insert("sites", SITE_COLUMNS,
-                 [(key, name, domains, digest(secret), int(time.time()), 0, _version())])
+                 [(key, name, domains, digest(secret), int(time.time()), 0, _version(), 0)])
     return {"site": key, "secret": secret, "name": name, "domains": domains}
 
 
 def list_sites(store):
-    """Every live site: key, name, domains and secret hash."""
+    """Every live site: key, name, domains, secret hash and retention (months kept, 0: all)."""
     rows = store.query("""
         SELECT site_key, argMax(name, version), argMax(domains, version),
-               argMax(secret_hash, version), argMax(deleted, version) AS gone
+               argMax(secret_hash, version), argMax(deleted, version) AS gone, argMax(retention_months, version)
         FROM sites GROUP BY site_key HAVING gone = 0 ORDER BY site_key""")
-    return [{"site": r[0], "name": r[1], "domains": list(r[2]), "secret_hash": r[3]} for r in rows]
+    return [{"site": r[0], "name": r[1], "domains": list(r[2]), "secret_hash": r[3], "retention_months": r[5]}
+            for r in rows]
+
+
+def get_site(store, key):
+    """One live site (as ``list_sites`` gives it), or None."""
+    return next((s for s in list_sites(store) if s["site"] == key), None)
+
+
+def update_site(store, key, retention_months=None):
+    """Change a site's retention (months of touchpoints kept, 0: all); the site, or None if unknown."""
+    rows = store.query(f"""
+        SELECT {', '.join(f'argMax({c}, version)' for c in SITE_COLUMNS[1:])}
+        FROM sites WHERE site_key = %(key)s GROUP BY site_key HAVING argMax(deleted, version) = 0""", {"key": key})
+    if not rows:
+        return None
+    row = dict(zip(SITE_COLUMNS[1:], rows[0]), site_key=key, version=_version())
+    if retention_months is not None:
+        row["retention_months"] = retention_months
+    store.insert("sites", SITE_COLUMNS, [tuple(row[c] for c in SITE_COLUMNS)])
+    return get_site(store, key)
 
 
 def may_see(sites, site):

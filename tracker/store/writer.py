@@ -17,7 +17,9 @@ import threading
 import time
 from collections import defaultdict
 
+from .. import metrics
 from .backend import StoreError, StoreUnavailable
+from .group_commit import GroupCommit
 from .spool import Segment, Spool
 
 log = logging.getLogger(__name__)
@@ -32,13 +34,13 @@ def insert_segment(store, columns, records, done=frozenset(), down=None, record=
     """Insert ``records`` ``[(table, row), ...]`` with ``columns`` (table -> column names), part
     by part: parts named in ``done`` ("table@part") were written before; a part in ``down`` (a
     set, shared by a round over several segments) is not tried again; ``record(key)`` is called
-    for each part written. Raises StoreUnavailable, after writing what it could, when a part's
-    place does not answer."""
+    for each part written. Returns how many rows went to ``events`` now; raises
+    StoreUnavailable, after writing what it could, when a part's place does not answer."""
     by_table = defaultdict(list)
     for table, row in records:
         by_table[table].append(tuple(row))
     down = set() if down is None else down
-    missing = None
+    missing, inserted = None, 0
     for table, rows in by_table.items():
         for part, part_rows in store.parts(table, columns[table], rows).items():
             key = f"{table}@{part}"
@@ -54,19 +56,28 @@ def insert_segment(store, columns, records, done=frozenset(), down=None, record=
                 missing = exc
                 continue
             record(key)
+            inserted += len(part_rows) if table == "events" else 0
     if missing is not None:
         raise missing
+    return inserted
+
+
+def _events_in(records):
+    return sum(1 for table, _ in records if table == "events")
 
 
 class BatchWriter:
-    """Accepts rows for several tables; ``add`` returns once they are on disk."""
+    """Accepts rows for several tables; ``add`` returns once they are on disk (with ``fsync``,
+    on stable storage: see group_commit.py)."""
 
-    def __init__(self, store, columns, spool_dir, flush_seconds=1.0, flush_rows=5000):
+    def __init__(self, store, columns, spool_dir, flush_seconds=1.0, flush_rows=5000, fsync=False):
         self.store = store
         self.columns = columns  # table -> column names, the order of every row
         self.flush_seconds = flush_seconds
         self.flush_rows = flush_rows
-        self.spool = Spool(spool_dir, columns)
+        self.spool = Spool(spool_dir, columns, durable=fsync)
+        self._appended = 0  # appends so far: a request's ticket for the group commit
+        self.commit = GroupCommit(self._sync_snapshot) if fsync else None
         self._lock = threading.Lock()
         self._buffer = []
         self._in_memory = {}  # sealed segment -> its records, to skip re-reading the disk
@@ -91,9 +102,19 @@ class BatchWriter:
                 raise OSError("the writer is shutting down")
             self.spool.append(records)
             self._buffer.extend(records)
+            self._appended += 1
+            ticket = self._appended
             full = len(self._buffer) >= self.flush_rows
+        if self.commit is not None:
+            self.commit.wait(ticket)
+        metrics.TOUCHPOINTS_SPOOLED.inc(_events_in(records))
         if full:
             self._wake.set()
+
+    def _sync_snapshot(self):
+        """(last append, a descriptor of the open segment): what one group fsync makes durable."""
+        with self._lock:
+            return self._appended, self.spool.sync_handle()
 
     def flush(self, timeout=10.0):
         """Write everything accepted so far; True when nothing is left waiting."""
@@ -144,9 +165,18 @@ class BatchWriter:
                 self._failures += 1
                 self._note(f"{type(exc).__name__}: {exc}")
                 log.exception("the batch writer failed a round; it goes on")
+            self._report_backlog()
             self._idle.set()
             if stopping:
                 return
+
+    def _report_backlog(self):
+        try:
+            segments, oldest = self.spool.backlog()
+        except OSError:  # a segment adopted or inserted while we looked: next round
+            return
+        metrics.SPOOL_SEGMENTS.set(segments)
+        metrics.SPOOL_OLDEST_SECONDS.set(oldest)
 
     def _note(self, text):
         self._last_error = (int(time.time()), text)
@@ -179,9 +209,10 @@ class BatchWriter:
         unavailable = None
         for path in self.spool.sealed():
             segment = self._segment(path)
+            started = time.perf_counter()
             try:
-                insert_segment(self.store, segment.columns, segment.records, self.spool.written(path), down,
-                               lambda key: self.spool.record(path, key))
+                inserted = insert_segment(self.store, segment.columns, segment.records, self.spool.written(path),
+                                          down, lambda key: self.spool.record(path, key))
             except StoreUnavailable as exc:
                 self._keep(path, segment)
                 unavailable = exc
@@ -200,6 +231,8 @@ class BatchWriter:
                           path.name, target, exc)
             else:
                 self.spool.remove(path)
+                metrics.INSERT_SECONDS.observe(time.perf_counter() - started)
+                metrics.TOUCHPOINTS_INSERTED.inc(inserted)
                 self._last_insert = int(time.time())
                 if self._failures and unavailable is None:
                     log.warning("ClickHouse takes rows again; spooled rows replayed")

@@ -71,8 +71,8 @@ def persons_of_changes(store, site, rows):
     persons = visitors | {user for _, _, user, _ in rows if user}
     persons |= {visitor[2:] for visitor in visitors if visitor.startswith("u:")}
     if visitors:
-        linked = store.query("SELECT DISTINCT user_id FROM identities WHERE site = %(site)s AND visitor_id IN %(v)s",
-                             {"site": site, "v": tuple(visitors)})
+        linked = store.query("SELECT DISTINCT user_id FROM identities WHERE site = %(site)s "
+                             "AND visitor_id IN (SELECT arrayJoin(%(v)s))", {"site": site, "v": sorted(visitors)})
         persons |= {user for (user,) in linked}
     return sorted(persons)
 
@@ -80,8 +80,8 @@ def persons_of_changes(store, site, rows):
 def visitors_of_persons(store, site, persons):
     """{person: visitor ids that may carry their touchpoints} (linked ones, 'u:ID', itself)."""
     found = {person: {person, "u:" + person} for person in persons}
-    rows = store.query("SELECT user_id, visitor_id FROM identities_by_user WHERE site = %(site)s AND user_id IN %(p)s",
-                       {"site": site, "p": tuple(persons)})
+    rows = store.query("SELECT user_id, visitor_id FROM identities_by_user WHERE site = %(site)s "
+                       "AND user_id IN (SELECT arrayJoin(%(p)s))", {"site": site, "p": sorted(persons)})
     for user, visitor in rows:
         found[user].add(visitor)
     return found

@@ -11,16 +11,20 @@ import socket
 import threading
 import time
 
+from .. import metrics
 from ..journeys import definitions, state
 from ..store.locks import Lock
 from .changes import ChangeFeed, persons_of_changes
 from .journey import derive_history, forget_other_builds, rebuild_states, sweep, update_persons
+from .retention import RetentionStep
 
 log = logging.getLogger(__name__)
 
 LEASE_SECONDS = 30
 SWEEP_SECONDS = 15
 STATUS_STALE_SECONDS = 60
+# Time a round gives to deriving the history of new builds, after what arrived.
+HISTORY_SECONDS = 1.0
 
 
 class JourneyWorker:
@@ -31,12 +35,13 @@ class JourneyWorker:
         self.interval = interval
         self.lease = Lock(store, "journey_worker", ttl=LEASE_SECONDS)
         self.feed = ChangeFeed(store)
+        self.retention = RetentionStep(store)
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         self.totals = {"persons": 0, "transitions": 0, "rounds": 0, "errors": 0}
         self.last_error = None
         self.last_round_ms = None
         self._last_sweep = 0.0
-        self._history = {}  # build -> where its transitions' derivation has got to (a person)
+        self._history = {}  # build -> how far the derivation of its transitions has got
         self._stop = threading.Event()
         self._thread = None
 
@@ -77,6 +82,7 @@ class JourneyWorker:
     def run_once(self, as_of=None):
         """One round; returns {"persons", "transitions"} done, or None when another leads."""
         if not self._lead():
+            metrics.JOURNEY_LAG_SECONDS.set(0)  # the leader reports it
             return None
         started = time.monotonic()
         journeys = {(site, j["id"]): j for site, j in definitions.list_every(self.store)}
@@ -86,7 +92,10 @@ class JourneyWorker:
         if as_of is not None or time.monotonic() - self._last_sweep >= SWEEP_SECONDS:
             self._last_sweep = time.monotonic()
             done["transitions"] += sweep(self.store, readable, as_of)
+        self.retention.maybe_run(force=as_of is not None, now=as_of and as_of / 1000)
         self.feed.save()
+        self._histories(readable, as_of)  # last: what arrived comes first
+        metrics.JOURNEY_PERSONS.inc(done["persons"])
         for key in ("persons", "transitions"):
             self.totals[key] += done[key]
         self.totals["rounds"] += 1
@@ -114,12 +123,20 @@ class JourneyWorker:
             if status is None or status["status"] in ("building", "failed"):
                 self._rebuild(site, journey, build, as_of)
                 status = state.builds(self.store, site).get((site, journey_id), {}).get(build)
-            if status and status["status"] == "transitions":
-                cursor = self._history.setdefault(build, [""])
-                if derive_history(self.store, site, journey, build, status, as_of=as_of, cursor=cursor):
-                    forget_other_builds(self.store, site, journey_id, build)
             readable[(site, journey_id)] = journey
         return readable
+
+    def _histories(self, readable, as_of):
+        """A slice of the stage changes of builds whose history is still being derived."""
+        builds = state.builds(self.store)
+        for (site, journey_id), journey in sorted(readable.items()):
+            build = state.build_of(journey)
+            status = builds.get((site, journey_id), {}).get(build)
+            if status and status["status"] == "transitions":
+                cursor = self._history.setdefault(build, {})
+                if derive_history(self.store, site, journey, build, status, budget_seconds=HISTORY_SECONDS,
+                                  as_of=as_of, cursor=cursor):
+                    forget_other_builds(self.store, site, journey_id, build)
 
     def _rebuild(self, site, journey, build, as_of):
         since = self.store.query("SELECT toUInt32(now())").scalar()
@@ -149,8 +166,10 @@ class JourneyWorker:
                 done["transitions"] += found
 
     def _save_status(self, journeys):
+        lag = self.feed.lag()
+        metrics.JOURNEY_LAG_SECONDS.set(lag)
         status = {"worker": self.name, "heartbeat": int(time.time()), "watermark": self.feed.watermark,
-                  "lag_seconds": self.feed.lag(), "last_round_ms": self.last_round_ms, "totals": self.totals,
+                  "lag_seconds": lag, "last_round_ms": self.last_round_ms, "totals": self.totals,
                   "last_error": self.last_error, "journeys": len(journeys)}
         self.store.insert("worker_status", ["name", "value", "version"],
                           [("status", json.dumps(status), time.time_ns())])
