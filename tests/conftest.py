@@ -117,6 +117,13 @@ def test_config(backend, request, tmp_path):
             "database": database}
 
 
+def command_env(test_config):
+    """The TRACKER_* variables of ``test_config``, for running `tracker …` on the test's store."""
+    return {"TRACKER_DATA_DIR": test_config["data_dir"], "TRACKER_CLICKHOUSE_URL": test_config["clickhouse_url"],
+            "TRACKER_CLICKHOUSE_CLUSTER": test_config.get("clickhouse_cluster", ""),
+            "TRACKER_DATABASE": test_config.get("database", "tracker")}
+
+
 @pytest.fixture
 def app(test_config):
     """The app on a fresh, migrated database; dropped afterwards."""
