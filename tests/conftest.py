@@ -22,7 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 CH_HOST, CH_PORT = "127.0.0.1", 9000
 REDIS_PORT = 6379
 BACKENDS = ["server", "embedded"]
-# The modules whose tests also run on the cluster: storage, journeys, the API.
+# The modules whose tests also run on the cluster: storage, journeys, the API, and the
+# privacy deletes and retention drops (mutations applied to each shard's local table).
 # (The rule vocabulary, visits and migrations run on one server: their SQL is the same on the
 # cluster, and a third run of them would cost CI minutes for nothing; test_migrations runs its
 # concurrent start on the cluster too.)
@@ -30,7 +31,7 @@ BACKENDS = ["server", "embedded"]
 # anything is stored, or a case a property test already covers there. (Durability on the
 # cluster: test_cluster_failures.py.)
 CLUSTER_MODULES = {"test_ingest", "test_funnel_properties", "test_journey_state_properties",
-                   "test_journey_worker", "test_api_journeys", "test_api_state"}
+                   "test_journey_worker", "test_api_journeys", "test_api_state", "test_privacy", "test_retention"}
 CLUSTER_PORT = 29101  # the first of the cluster's hosts; scripts/clickhouse-cluster.sh's BASE_PORT + 1
 
 
