@@ -35,9 +35,13 @@ clickhouse: system
 redis: system
 	scripts/redis-server.sh start
 
+# The demo's webhook receiver runs beside the server (loopback only, so the server may post to a
+# private address for it: TRACKER_WEBHOOK_ALLOW_PRIVATE=1) and stops with it.
 demo: install
 	TRACKER_DATA_DIR=$(DEMO_DIR) $(VENV)/bin/tracker demo
-	TRACKER_DATA_DIR=$(DEMO_DIR) $(VENV)/bin/tracker serve --bind 127.0.0.1:8000 --workers 1
+	$(PY) -m tracker.demo.receiver --dir $(DEMO_DIR) & receiver=$$!; trap "kill $$receiver" EXIT INT TERM; \
+	TRACKER_DATA_DIR=$(DEMO_DIR) TRACKER_WEBHOOK_ALLOW_PRIVATE=1 TRACKER_PUBLIC_URL=http://127.0.0.1:8000 \
+	$(VENV)/bin/tracker serve --bind 127.0.0.1:8000 --workers 1
 
 test: install clickhouse redis
 	js/check_built.sh

@@ -107,11 +107,15 @@ def pages(target):
 
 
 def login(app, site):
-    """A test client with the session a login to ``site`` makes (the login itself is not timed)."""
+    """A test client with the session a login to ``site`` makes (the login itself is not timed):
+    an account of its own, since a session's sites are those of its account in the store."""
+    from tracker.store.accounts import create_user
+
+    email = f"bench-{site.lower()}@bench.example"
+    user = create_user(app.extensions["store"], email, "a bench password", [site])
     client = app.test_client()
     with client.session_transaction() as session:
-        session.update(user_id="bench", email="bench@bench.example", sites=[site], seen_at=int(time.time()),
-                       csrf="bench")
+        session.update(user_id=user["user_id"], email=email, seen_at=int(time.time()), csrf="bench")
     return client
 
 

@@ -1,8 +1,11 @@
 """The demo data set: it loads through the ingest API and tells its story in the funnels."""
+import json
 import time
 
+from tracker.automations import definitions as automations
 from tracker.store.accounts import authenticate
 from tracker.demo import load
+from tracker.demo.receiver import SECRETS_FILE
 from tracker.demo.people import generate
 from tracker.journeys import definitions
 from tracker.journeys.reports import funnel
@@ -27,6 +30,12 @@ def test_demo_loads_and_its_journeys_have_people_at_every_step(app, store):
     assert sum(stage["dropped"] for stage in figures["stages"]) > 0  # and some drop off
     bots = store.query("SELECT count() FROM events WHERE site = %(s)s AND is_bot = 1", {"s": login["site"]})
     assert bots.scalar() == 0
+    # Its two automations post to the demo's receiver, which knows their secrets.
+    found = {a["id"]: a for a in automations.list_all(store, login["site"], "trip")}
+    assert set(found) == {"pre-trip-email", "no-contact-alert"} and all(a["enabled"] for a in found.values())
+    assert all(a["definition"]["webhook"]["url"].startswith("http://127.0.0.1:8025/") for a in found.values())
+    secrets = json.loads((app.config["TRACKER"]["data_dir"] / SECRETS_FILE).read_text())
+    assert all(secrets[name] == found[name]["secret"] for name in found)
 
 
 def test_the_demo_answers_from_journey_state(app, store):

@@ -17,7 +17,7 @@ import requests
 from conftest import new_database
 from processes import Gunicorn, OwnClickHouse, tracker_cli
 from helpers import CHROME
-from tracker import create_app
+from tracker import close_app, create_app
 from tracker.store.sites import create_site
 
 pytestmark = pytest.mark.slow
@@ -77,7 +77,7 @@ def test_a_clickhouse_outage_loses_nothing(tmp_path):
         stored = stored_ids(lambda sql: store.query(sql), site)
         assert set(stored) == sender.accepted
         assert set(stored.values()) == {1}
-        ingest.close()
+        close_app(app)  # the writer, and the journey worker, which would go on calling a stopped server
     finally:
         server.stop()
 

@@ -46,9 +46,11 @@ def create_app(test_config=None):
     app.extensions["store"] = store
     app.extensions["tracker"] = start_ingest(store, settings)
     if settings["journey_worker"]:
+        from .automations import Automations
         from .worker import JourneyWorker
 
-        app.extensions["journey_worker"] = JourneyWorker(store).start()
+        automations = Automations.from_settings(store, settings)
+        app.extensions["journey_worker"] = JourneyWorker(store, automations=automations).start()
     # Threads that run the independent queries of one page together (overview, funnel comparison).
     app.extensions["query_pool"] = ThreadPoolExecutor(max_workers=8, thread_name_prefix="dashboard-query")
 

@@ -187,8 +187,9 @@ def pixel_url(base, site, uid, campaign, source):
 
 
 def _add_groups():
-    """The command groups of the journey engine, the dashboards, the spool, the worker, the demo,
-    privacy requests, export and import, and reclassify."""
+    """The command groups of the journey engine, automations, the dashboards, the spool, the worker,
+    the demo, privacy requests, export and import, and reclassify."""
+    from .automations.cli import automation
     from .backup.cli import export_command, import_command
     from .dashboards.cli import user
     from .demo import demo
@@ -197,7 +198,8 @@ def _add_groups():
     from .privacy.cli import person
     from .worker.cli import worker
 
-    for command in (journey, user, spool, worker, demo, reclassify, person, export_command, import_command):
+    for command in (journey, automation, user, spool, worker, demo, reclassify, person, export_command,
+                    import_command):
         main.add_command(command)
 
 

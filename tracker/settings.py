@@ -98,6 +98,15 @@ def _auto_flag(value):
     return None if value.strip().lower() in ("auto", "") else _flag(value)
 
 
+def _public_url(value):
+    if value == "":
+        return ""
+    parts = urlparse(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("expected the address people open the dashboards at, like https://tracker.example.com")
+    return value.rstrip("/")
+
+
 def _flag(value):
     lowered = value.strip().lower()
     if lowered in ("1", "true", "yes", "on"):
@@ -153,6 +162,12 @@ SETTINGS = [
             "`tracker worker` keeps journey state instead."),
     Setting("TRACKER_SESSION_IDLE_HOURS", "8", _positive_float,
             "A dashboard login ends after this long without a request."),
+    Setting("TRACKER_PUBLIC_URL", "", _public_url,
+            "The address people open the dashboards at (https://tracker.example.com), for the links in "
+            "webhooks; unset, a webhook's link to a person is a path only."),
+    Setting("TRACKER_WEBHOOK_ALLOW_PRIVATE", "0", _flag,
+            "Let webhooks go to private, loopback and link-local addresses (a receiver on this machine, "
+            "the demo); by default they are refused, so no automation reaches the internal network."),
     Setting("TRACKER_GEOIP_DB", "", _mmdb,
             "IP-to-country database (.mmdb); unset means the pinned npm package under geoip/ (make install)."),
     # -- operating it: metrics, logs, readiness, limits, durability ----------------------

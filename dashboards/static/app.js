@@ -105,15 +105,58 @@
           Array.prototype.forEach.call(row.querySelectorAll("input"), function (input) { input.value = ""; });
         }
         renumber(parent);
-      } else if (target.hasAttribute("data-confirm") && !window.confirm(target.getAttribute("data-confirm"))) {
-        event.preventDefault();
       }
     });
     var errors = document.getElementById("errors") || document.getElementById("preview");
     if (errors) errors.focus();
   }
 
+  function confirmations() {
+    // A button marked data-confirm (delete) asks first.
+    document.addEventListener("click", function (event) {
+      var target = event.target.closest ? event.target.closest("[data-confirm]") : null;
+      if (target && !window.confirm(target.getAttribute("data-confirm"))) event.preventDefault();
+    });
+  }
+
+  function automationForms() {
+    // Show the fields a trigger uses (stage, days, the contact rule); without JS all are shown.
+    Array.prototype.forEach.call(document.querySelectorAll("form.automation-form"), function (form) {
+      var select = form.querySelector("[data-trigger]");
+      function update() {
+        Array.prototype.forEach.call(form.querySelectorAll("[data-for]"), function (el) {
+          el.hidden = el.getAttribute("data-for").split(" ").indexOf(select.value) < 0;
+        });
+      }
+      select.addEventListener("change", update);
+      update();
+    });
+    var errors = document.querySelector("form.automation-form") && document.getElementById("errors");
+    if (errors) errors.focus();
+  }
+
+  function day0Chart() {
+    var d = data("day0-data"), canvas = document.getElementById("day0-chart");
+    if (!d || !canvas || !window.Chart) return;
+    var colours = [BLUE, ORANGE, RED, GREY, "#17663a", "#6a3d9a", "#0b3d8a", "#7a4b00"];
+    new Chart(canvas, {
+      type: "line",
+      data: { labels: d.labels, datasets: d.series.map(function (s, i) {
+        var c = colours[i % colours.length];
+        return { label: s.label, data: s.data, borderColor: c, backgroundColor: c, spanGaps: false, tension: 0.2 };
+      }) },
+      options: { maintainAspectRatio: false, animation: false,
+        scales: { y: { beginAtZero: true, max: 1, ticks: { callback: function (v) { return Math.round(v * 100) + " %"; } } } },
+        plugins: { tooltip: { callbacks: { label: function (c) {
+          return c.dataset.label + ": " + (c.parsed.y === null ? "–" : Math.round(c.parsed.y * 100) + " %");
+        } } } } }
+    });
+  }
+
   window.Dashboards = { data: data };
+  confirmations();
+  automationForms();
+  day0Chart();
   editor();
   overviewChart();
   funnelChart();

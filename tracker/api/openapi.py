@@ -14,7 +14,8 @@ from .. import __version__
 from .schemas import ErrorSchema
 
 _PATH_PARAMETERS = {"site": "Site key", "journey_id": "Journey id",
-                    "person": "The person: their user id (or visitor id when anonymous)"}
+                    "person": "The person: their user id (or visitor id when anonymous)",
+                    "automation_id": "Automation id", "delivery_id": "Delivery id (its webhook-id)"}
 _FAILURES = {"400": "Bad input: the fields at fault", "401": "No, an unknown or a revoked token",
              "403": "This token or login may not see the site", "404": "No such journey or person",
              "503": "ClickHouse could not answer (down, or over a time or memory limit)"}

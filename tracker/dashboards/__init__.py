@@ -27,4 +27,4 @@ def _configure(state):
         return redirect(url_for("dashboards.home"))
 
 
-from . import error_pages, security, views, overview, journeys, people  # noqa: E402,F401  (routes register on import)
+from . import error_pages, security, views, overview, journeys, people, automations, moves  # noqa: E402,F401  (routes register on import)

@@ -5,6 +5,7 @@ from .. import current
 from ..clock import DAY_MS, now_ms
 from ..journeys import persons
 from . import bp
+from .automations import fired_for
 from .overview import site_name
 from .security import site_required
 
@@ -42,7 +43,8 @@ def person(site, person):
         entered = journey.get("entered_ms")
         journey["days"] = int((now - entered) // DAY_MS) if entered else None
     return render_template("person.html", site=site, site_name=site_name(site), page=page,
-                           sessions=list(reversed(page["sessions"])), title=_title(page))
+                           sessions=list(reversed(page["sessions"])), title=_title(page),
+                           fired=fired_for(site, person))
 
 
 @bp.app_template_global()

@@ -8,17 +8,18 @@ import yaml
 from . import definitions
 
 
-def load_file(path):
-    """Journeys of a JSON or YAML file: {"journeys": {ID: def}} / {ID: def} / [{"id", ...}]."""
+def load_file(path, kind="journeys"):
+    """Definitions of a JSON or YAML file: {"journeys": {ID: def}} / {ID: def} / [{"id", ...}]
+    (``kind`` names the top-level key: "journeys", "automations")."""
     text = Path(path).read_text()
     data = json.loads(text) if str(path).endswith(".json") else yaml.safe_load(text)
-    if isinstance(data, dict) and "journeys" in data:
-        data = data["journeys"]
+    if isinstance(data, dict) and kind in data:
+        data = data[kind]
     if isinstance(data, dict):
         return [(jid, body) for jid, body in data.items()]
     if isinstance(data, list) and all(isinstance(j, dict) and "id" in j for j in data):
         return [(j["id"], {k: v for k, v in j.items() if k != "id"}) for j in data]
-    raise click.ClickException("expected a mapping of journey id → definition, or a list with 'id' in each")
+    raise click.ClickException(f"expected a mapping of id → definition (of {kind}), or a list with 'id' in each")
 
 
 @click.group()

@@ -12,6 +12,7 @@ import threading
 import time
 
 from .. import metrics
+from ..automations import Automations
 from ..journeys import definitions, state
 from ..store.locks import Lock
 from .changes import ChangeFeed, persons_of_changes
@@ -28,11 +29,19 @@ HISTORY_SECONDS = 1.0
 
 
 class JourneyWorker:
-    """``start()`` runs rounds in a thread; ``run_once()`` runs one (tests, ``--once``)."""
+    """``start()`` runs rounds in a thread; ``run_once()`` runs one (tests, ``--once``).
 
-    def __init__(self, store, interval=1.0):
+    ``automations``: the automations' step (matching, the outbox, sending); by default one
+    configured from the settings table."""
+
+    def __init__(self, store, interval=1.0, automations=None):
         self.store = store
         self.interval = interval
+        if automations is None:
+            from ..settings import load_settings
+
+            automations = Automations.from_settings(store, load_settings())
+        self.automations = automations
         self.lease = Lock(store, "journey_worker", ttl=LEASE_SECONDS)
         self.feed = ChangeFeed(store)
         self.retention = RetentionStep(store)
@@ -40,6 +49,7 @@ class JourneyWorker:
         self.totals = {"persons": 0, "transitions": 0, "rounds": 0, "errors": 0}
         self.last_error = None
         self.last_round_ms = None
+        self.last_automations = None
         self._last_sweep = 0.0
         self._history = {}  # build -> how far the derivation of its transitions has got
         self._stop = threading.Event()
@@ -56,6 +66,7 @@ class JourneyWorker:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
+        self.automations.close()
         try:
             self.lease.release()
         except Exception:  # the store may be gone at shutdown; the lease then expires by itself
@@ -95,6 +106,7 @@ class JourneyWorker:
         self.retention.maybe_run(force=as_of is not None, now=as_of and as_of / 1000)
         self.feed.save()
         self._histories(readable, as_of)  # last: what arrived comes first
+        self._automations()  # after them: it acts on the transitions this round recorded
         metrics.JOURNEY_PERSONS.inc(done["persons"])
         for key in ("persons", "transitions"):
             self.totals[key] += done[key]
@@ -108,9 +120,20 @@ class JourneyWorker:
             return True
         if self.lease.acquire(0):
             self.feed.load()  # a new leader starts where the last one left off
+            self.automations.lead()
             log.info("journey worker %s leads", self.name)
             return True
         return False
+
+    def _automations(self):
+        """Act on the transitions recorded (the automations' step); a failure there is kept
+        and reported like any other, and the journey work of the round stands."""
+        try:
+            self.last_automations = self.automations.step()
+        except Exception as exc:
+            self.totals["errors"] += 1
+            self.last_error = {"at": int(time.time()), "error": f"automations: {type(exc).__name__}: {exc}"}
+            log.exception("the automations' step failed; the worker goes on")
 
     def _builds(self, journeys, as_of):
         """Advance the builds of journeys whose definition changed; return the journeys whose
@@ -170,7 +193,8 @@ class JourneyWorker:
         metrics.JOURNEY_LAG_SECONDS.set(lag)
         status = {"worker": self.name, "heartbeat": int(time.time()), "watermark": self.feed.watermark,
                   "lag_seconds": lag, "last_round_ms": self.last_round_ms, "totals": self.totals,
-                  "last_error": self.last_error, "journeys": len(journeys)}
+                  "last_error": self.last_error, "journeys": len(journeys),
+                  "automations": self.automations.status()}
         self.store.insert("worker_status", ["name", "value", "version"],
                           [("status", json.dumps(status), time.time_ns())])
 
