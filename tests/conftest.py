@@ -27,6 +27,8 @@ BACKENDS = ["server", "embedded"]
 # (The rule vocabulary, visits and migrations run on one server: their SQL is the same on the
 # cluster, and a third run of them would cost CI minutes for nothing; test_migrations runs its
 # concurrent start on the cluster too.)
+# A test marked ``cluster`` in another module runs there too (the automations: a delivery, no
+# double send, retries, the feed's pruning; the rest of their rules is the same SQL).
 # A test marked ``single_node`` stays off the cluster: it checks what is refused before
 # anything is stored, or a case a property test already covers there. (Durability on the
 # cluster: test_cluster_failures.py.)
@@ -86,12 +88,13 @@ def clickhouse_cluster():
 
 def pytest_generate_tests(metafunc):
     """``backend``: 'server' and 'embedded' for every storage test, and 'cluster' in CLUSTER_MODULES
-    (a test that parametrizes ``backend`` itself keeps its own)."""
+    and for a test marked ``cluster`` (a test that parametrizes ``backend`` itself keeps its own)."""
     if "backend" not in metafunc.fixturenames:
         return
     if any("backend" in mark.args[0] for mark in metafunc.definition.iter_markers("parametrize")):
         return
-    cluster = (metafunc.module.__name__.rsplit(".", 1)[-1] in CLUSTER_MODULES
+    cluster = ((metafunc.module.__name__.rsplit(".", 1)[-1] in CLUSTER_MODULES
+                or metafunc.definition.get_closest_marker("cluster"))
                and not metafunc.definition.get_closest_marker("single_node"))
     metafunc.parametrize("backend", BACKENDS + (["cluster"] if cluster else []))
 

@@ -184,3 +184,22 @@ def test_weighted_shards_take_their_share_of_slots():
     placed = [shard_index(v, [1, 2]) for v in values]
     slots = [int.from_bytes(hashlib.md5(v.encode()).digest()[:8], "big") % 3 for v in values]
     assert placed == [0 if slot == 0 else 1 for slot in slots]
+
+
+def test_the_automations_feed_lies_beside_the_transitions_it_copies(pair):
+    """0030's view fires on each shard's local transitions and writes the feed there: the feed
+    is sharded by person like them, so a person's feed and outbox rows share a shard."""
+    _, cluster = pair
+    site = "a_" + uuid.uuid4().hex[:8]
+    people = [f"p{i}" for i in range(40)]
+    values = {c: 0 if c.endswith(("_ms", "_stage")) else "" for c in state.TRANSITION_COLUMNS}
+    cluster.insert("journey_transitions", state.TRANSITION_COLUMNS,
+                   [tuple(dict(values, id=f"t-{p}", site=site, person=p, kind="entered").values()) for p in people])
+    assert SHARDED["automation_feed"] == SHARDED["automation_outbox"] == SHARDED["journey_transitions"] == "person"
+    for shard in cluster.shards:
+        host = cluster.host(cluster.replicas(shard)[0])
+        [transitions, feed] = [{p for (p,) in host.query(f"SELECT person FROM {table} WHERE site = %(site)s",
+                                                          {"site": site})}
+                               for table in ("journey_transitions_local", "automation_feed_local")]
+        assert feed == transitions and transitions, f"shard {shard}"
+    assert cluster.query("SELECT count() FROM automation_feed WHERE site = %(site)s", {"site": site}).scalar() == 40

@@ -4,7 +4,8 @@ one host of the cluster, mechanically, by the four shapes our migrations use.
 On a cluster every table the code names (``events``, ``sites``…) keeps its name, and its rows
 live in a *local* table on the hosts:
 
-* **Sharded tables** (``SHARDED`` below: touchpoints, identities, journey state…): the rows live in
+* **Sharded tables** (``SHARDED`` below: touchpoints, identities, journey state, the
+  automations' feed and outbox…): the rows live in
   ``NAME_local`` on every host, spread over the shards by ``halfMD5(KEY)``; ``NAME`` is a
   ``Distributed`` table over them. ``halfMD5`` because Python computes the same number
   (``shard_index``), so the batch writer can send each shard its own rows.
@@ -51,6 +52,12 @@ SHARDED = {
     "overview_daily": "site",
     "journey_state": "person",
     "journey_transitions": "person",
+    # Automations: the feed (a view over journey_transitions, so beside them) and the outbox by
+    # person; a delivery's attempts by its id (they carry no person). The definitions
+    # (``automations``) are a small table.
+    "automation_feed": "person",
+    "automation_outbox": "person",
+    "automation_attempts": "delivery_id",
 }
 
 _CREATE_TABLE = re.compile(r"^CREATE TABLE (IF NOT EXISTS )?(\w+) \((.*)\)\s*ENGINE = (\w+)\((.*?)\)(.*)$", re.S)
