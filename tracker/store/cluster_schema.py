@@ -170,8 +170,11 @@ def for_host(statement, layout, host):
     if found := _DROP.match(statement):
         table = found.group(1)
         return [f"DROP TABLE IF EXISTS {table}", f"DROP TABLE IF EXISTS {table}_local"]
-    raise UnknownStatement(f"the cluster schema does not know how to apply this statement; use one of the "
-                           f"shapes in tracker/store/cluster_schema.py:\n{statement[:300]}")
+    raise UnknownStatement(f"the cluster schema does not know how to apply this statement on a cluster's "
+                           f"hosts: write it in one of the shapes listed in tracker/store/cluster_schema.py "
+                           f"(CREATE TABLE, CREATE MATERIALIZED VIEW … TO, INSERT INTO … SELECT, "
+                           f"ALTER TABLE … ADD COLUMN, DROP TABLE IF EXISTS), or teach it this one. "
+                           f"The statement: {' '.join(statement.split())[:300]}")
 
 
 def shard_index(value, weights):

@@ -104,15 +104,26 @@ def _up_to_date(done, files):
     return all(m.version in done and done[m.version][1] for m in files)
 
 
-def targets(store):
-    """[(store, statements of a migration there)]: the store itself, or each host of its cluster."""
+def targets(store, files=()):
+    """[(store, statements of a migration there)]: the store itself, or each host of its cluster.
+    On a cluster, every statement of ``files`` is rewritten for every host first: a statement
+    the rewriting does not know stops the migration before anything is applied."""
     if store.kind != "cluster":
         return [(store, lambda migration: migration.statements)]
     layout = store.layout
+    rewritten = {}
+    for host in store.hosts:
+        for migration in files:
+            try:
+                rewritten[host, migration.version] = [
+                    each for statement in migration.statements
+                    for each in cluster_schema.for_host(statement, layout, host)]
+            except cluster_schema.UnknownStatement as exc:
+                raise MigrationError(
+                    f"migrations/{migration.name} cannot be applied to cluster {store.cluster!r}: {exc}") from exc
 
     def on(host):
-        return lambda migration: [rewritten for statement in migration.statements
-                                  for rewritten in cluster_schema.for_host(statement, layout, host)]
+        return lambda migration: rewritten[host, migration.version]
 
     return [(store.host(host), on(host)) for host in store.hosts]
 
@@ -130,7 +141,7 @@ def migrate(store, folder=MIGRATIONS_DIR):
     """Apply what is missing, in order, under the migrations lock; return the names applied now
     (on any host of a cluster)."""
     files = available(folder)
-    hosts = targets(store)
+    hosts = targets(store, files)
     # Replicas one after the other: a replica's ALTER or backfill reaches its others through
     # ZooKeeper, and they must have it before their own next statements.
     together = store.kind == "cluster" and not store.layout.replicated
