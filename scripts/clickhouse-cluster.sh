@@ -71,23 +71,44 @@ write_node_config() {  # node shard replica
 XML
 }
 
+# Serving, not only listening: ZooKeeper opens its port before it serves, and a ClickHouse that
+# connects then loses the handshake ("Cannot read all data") on its first replicated DDL.
+zookeeper_serves() {
+  local reply
+  reply=$( (exec 3<>/dev/tcp/127.0.0.1/"$ZK_PORT" && echo srvr >&3 && timeout 2 cat <&3) 2>/dev/null || true)
+  [[ $reply == *"Zookeeper version"* ]]
+}
+
 start_zookeeper() {
   [ "$REPLICAS" -gt 1 ] || return 0
-  answers "$ZK_PORT" && return 0
-  mkdir -p "$CLUSTER_HOME/zookeeper/data"
-  cat >"$CLUSTER_HOME/zookeeper/zoo.cfg" <<CFG
+  if ! answers "$ZK_PORT"; then
+    mkdir -p "$CLUSTER_HOME/zookeeper/data"
+    cat >"$CLUSTER_HOME/zookeeper/zoo.cfg" <<CFG
 tickTime=500
 dataDir=$CLUSTER_HOME/zookeeper/data
 clientPort=$ZK_PORT
 clientPortAddress=127.0.0.1
 admin.enableServer=false
 CFG
-  (cd "$CLUSTER_HOME/zookeeper" && nohup java -Xmx256m -cp "/etc/zookeeper/conf_example:/usr/share/java/*" \
-      org.apache.zookeeper.server.ZooKeeperServerMain "$CLUSTER_HOME/zookeeper/zoo.cfg" \
-      >"$CLUSTER_HOME/zookeeper/zookeeper.log" 2>&1 & echo $! >"$CLUSTER_HOME/zookeeper/pid")
-  for _ in $(seq 1 150); do answers "$ZK_PORT" && return 0; sleep 0.2; done
-  echo "ZooKeeper did not start; see $CLUSTER_HOME/zookeeper/zookeeper.log" >&2
+    # exec: the recorded pid is java's own (stop kills it, not a shell around it).
+    (cd "$CLUSTER_HOME/zookeeper" && exec nohup java -Xmx256m -cp "/etc/zookeeper/conf_example:/usr/share/java/*" \
+        org.apache.zookeeper.server.ZooKeeperServerMain "$CLUSTER_HOME/zookeeper/zoo.cfg" \
+        >"$CLUSTER_HOME/zookeeper/zookeeper.log" 2>&1) &
+    echo $! >"$CLUSTER_HOME/zookeeper/pid"
+  fi
+  for _ in $(seq 1 300); do zookeeper_serves && return 0; sleep 0.2; done
+  echo "ZooKeeper did not start serving on port $ZK_PORT; see $CLUSTER_HOME/zookeeper/zookeeper.log" >&2
   exit 1
+}
+
+stop_zookeeper() {
+  local pidfile="$CLUSTER_HOME/zookeeper/pid" pid
+  [ -f "$pidfile" ] || return 0
+  pid=$(cat "$pidfile")
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$pid" 2>/dev/null || true
+  rm -f "$pidfile"
 }
 
 node_shard() { echo $(( ($1 - 1) / REPLICAS + 1 )); }
@@ -131,10 +152,7 @@ start() {
 stop() {
   for n in $(seq 1 "$NODES"); do stop_node "$n" & done
   wait
-  if [ -f "$CLUSTER_HOME/zookeeper/pid" ]; then
-    kill "$(cat "$CLUSTER_HOME/zookeeper/pid")" 2>/dev/null || true
-    rm -f "$CLUSTER_HOME/zookeeper/pid"
-  fi
+  stop_zookeeper
 }
 
 status() {
