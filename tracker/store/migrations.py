@@ -139,11 +139,15 @@ def on_each(hosts, work, together):
 
 def migrate(store, folder=MIGRATIONS_DIR):
     """Apply what is missing, in order, under the migrations lock; return the names applied now
-    (on any host of a cluster)."""
+    (on any host of a cluster).
+
+    On a cluster, one migration at a time on every host that lacks it, then the next: a replica
+    created after its table's ALTER reached ZooKeeper would have the old structure, which
+    ZooKeeper refuses. Replicas one after the other, so a replica's ALTER or backfill (which
+    reaches its others through ZooKeeper) is there before their own statements; hosts of an
+    unreplicated cluster all at once."""
     files = available(folder)
     hosts = targets(store, files)
-    # Replicas one after the other: a replica's ALTER or backfill reaches its others through
-    # ZooKeeper, and they must have it before their own next statements.
     together = store.kind == "cluster" and not store.layout.replicated
 
     def checked(target, _):
@@ -157,27 +161,33 @@ def migrate(store, folder=MIGRATIONS_DIR):
     names = []
     # A backfill may take minutes; the lock's expiry is long so that nobody takes it over.
     with Lock(store, "migrations", ttl=3600, wait=3600) as lock:
-        apply = lambda target, statements_of: _apply_missing(target, statements_of, files, lock)  # noqa: E731
-        for applied_there in on_each(hosts, apply, together):
-            names += [name for name in applied_there if name not in names]
+        missing = on_each(hosts, lambda target, _: _missing(target, files), together)
+        for migration in files:
+            where = [host for host, lacking in zip(hosts, missing) if migration.version in lacking]
+            if not where:
+                continue
+            on_each(where, lambda target, statements_of: _apply(target, statements_of(migration), migration),
+                    together)
+            lock.renew()
+            names.append(migration.name)
     return names
 
 
-def _apply_missing(store, statements_of, files, lock):
+def _missing(store, files):
+    """The versions of ``files`` not applied to ``store`` (checked again under the lock); those
+    applied before checksums were kept get theirs recorded."""
     done = applied(store)
     verify(store, done, files)
-    names = []
     for migration in files:
-        if migration.version in done:
-            if not done[migration.version][1]:  # applied before checksums were kept
-                _record(store, migration)
-            continue
-        for statement in statements_of(migration):
-            store.execute(statement)
-        _record(store, migration)
-        lock.renew()
-        names.append(migration.name)
-    return names
+        if migration.version in done and not done[migration.version][1]:
+            _record(store, migration)
+    return {migration.version for migration in files if migration.version not in done}
+
+
+def _apply(store, statements, migration):
+    for statement in statements:
+        store.execute(statement)
+    _record(store, migration)
 
 
 def _record(store, migration):
