@@ -52,6 +52,16 @@ def test_counters_refuse_at_the_limit_and_never_below_it(tally, redis_server):
         counters.close()
 
 
+def test_an_unreachable_tally_lets_requests_pass_up_to_this_process_count():
+    counters = WindowCounters(open_tally("redis://127.0.0.1:1/0"), new_database())  # nothing listens there
+    try:
+        answers = [counters.hit("k", 5, 3600) for _ in range(8)]
+        assert answers[:5] == [0] * 5 and all(0 < wait <= 3600 for wait in answers[5:])
+        assert counters.hit("k", 1000, 3600) == 0  # another limit on the same key: far from it
+    finally:
+        counters.close()
+
+
 def test_a_quota_counts_touchpoints_not_requests(redis_server):
     bounds = Bounds(WindowCounters(open_tally(redis_server), new_database()), daily_quota=10)
     try:

@@ -210,6 +210,25 @@ def test_bad_date_range_says_why(logged_in, site):
     assert "YYYY-MM-DD" in html
 
 
+def test_pages_say_from_when_a_site_with_a_retention_keeps_touchpoints(app, logged_in, site, store):
+    from tracker.journeys import definitions
+    from tracker.store.sites import update_site
+    from tracker.worker.retention import data_from_ms
+
+    definitions.save(store, site["site"], "j", definitions.validate_definition(
+        {"name": "J", "stages": [{"name": "a", "match": {"type": "pageview"}}]}))
+    overview = f"/dashboard/{site['site']}/"
+    assert "keeps\n  touchpoints from" not in logged_in.get(overview).get_data(as_text=True)
+    update_site(store, site["site"], retention_months=2)
+    since = time.strftime("%-d %B %Y", time.gmtime(data_from_ms(2) / 1000))
+    for page in (overview, f"/dashboard/{site['site']}/journeys/j/?from=2020-01-01&to=2020-02-01",
+                 f"/dashboard/{site['site']}/journeys/j/people?stage=1&status=at"):
+        html = logged_in.get(page).get_data(as_text=True)
+        assert f"touchpoints from {since} on" in html, page
+    early = logged_in.get(f"/dashboard/{site['site']}/?from=2020-01-01&to=2020-02-01").get_data(as_text=True)
+    assert re.search(r'<p class="notice" role="status">This site keeps', early)
+
+
 def test_invitation_creates_an_account_for_my_sites_only(app, client, logged_in, site, store):
     from tracker.store.sites import create_site
 

@@ -7,11 +7,15 @@ from click.testing import CliRunner
 
 from helpers import CHROME, post_batch, send
 from conftest import command_env
+from test_journey_worker import touchpoint
 from tracker.cli import main as tracker
+from tracker.ingest.touchpoints import EVENT_COLUMNS
 from tracker.journeys import definitions
 from tracker.privacy import audit
 from tracker.privacy.requests import leftovers
+from tracker.store import mutations
 from tracker.worker import JourneyWorker
+from tracker.worker.erasures import LateErasureStep
 
 HOUR = 3_600_000
 JOURNEY = {"name": "Trip", "window_days": 7, "stall_after_days": 3, "stages": [
@@ -100,3 +104,40 @@ def test_consent_through_the_api_and_the_commands(app, store, client, site, toke
     assert post_batch(client, site["site"], [{"type": "pageview"}], vid="ana-phone").status_code == 202
     actors = [(e["action"], e["actor"].split(":")[0]) for e in audit.entries(store, site["site"], "ana")]
     assert actors == [("export", "cli"), ("erase", "cli"), ("consent", "token")]
+
+
+def test_touchpoints_spooled_before_an_erasure_are_not_inserted_after_it(app, store, client, site, token, flush):
+    story(client, site)
+    flush()
+    tracker_ = app.extensions["tracker"]
+    tracker_.writer.flush_seconds = 3600  # the writer waits: the next batch stays in the spool
+    time.sleep(0.5)  # its current wait (0.2 s) ends
+    assert post_batch(client, site["site"], [{"type": "pageview", "url": "https://example.com/late"}],
+                      vid="ana-phone").status_code == 202
+    assert client.delete(f"/api/v1/sites/{site['site']}/people/ana", headers=auth(token)).status_code == 200
+    tracker_.blocks.refresh()  # every node sees the erasure within seconds
+    flush()
+    assert leftovers(store, site["site"], "ana", ["ana", "u:ana", "ana-phone", "ana-laptop"]) == {}
+    assert store.query("SELECT count() FROM events WHERE visitor_id = 'bob-1'").scalar() == 1
+
+
+def test_rows_inserted_just_after_an_erasure_are_erased_again_unless_consent_came(
+        app, store, client, site, token, flush):
+    story(client, site)
+    flush()
+    assert client.delete(f"/api/v1/sites/{site['site']}/people/ana", headers=auth(token)).status_code == 200
+    late = dict(site=site["site"], event_id="late", visitor_id="ana-laptop")
+    row = tuple(late.get(c, v) for c, v in zip(EVENT_COLUMNS, touchpoint("x", int(time.time() * 1000))))
+    store.insert("events", EVENT_COLUMNS, [row])  # another node's insert, under way at the erasure
+    landed = {"events": 1, "journey_changes": 1}  # and the change feed's view of it
+    assert leftovers(store, site["site"], "ana", ["ana-laptop"]) == landed
+    done = LateErasureStep(store).maybe_run(force=True)
+    assert [(person, found) for _, person, found in done] == [("ana", landed)]
+    assert mutations.wait(store, list(landed), 30)  # a server deletes asynchronously
+    assert leftovers(store, site["site"], "ana", ["ana", "u:ana", "ana-phone", "ana-laptop"]) == {}
+    assert [e["action"] for e in audit.entries(store, site["site"], "ana")] == ["erase", "erase_late_arrivals"]
+
+    assert client.post(f"/api/v1/sites/{site['site']}/people/ana/consent", headers=auth(token)).status_code == 200
+    store.insert("events", EVENT_COLUMNS, [row])  # after a new consent, theirs to keep
+    assert LateErasureStep(store).maybe_run(force=True) == []
+    assert leftovers(store, site["site"], "ana", ["ana-laptop"]) == landed

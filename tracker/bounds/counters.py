@@ -12,8 +12,8 @@ key can only be under-counted by what other workers took in the last ``SYNC_SECO
 the slack covers. Once a key is known to be spent, refusals are local too: a flood costs no
 round trips.
 
-When the tally cannot be reached, requests are let through (and logged): the limits protect
-the service and must never take ingest down with them.
+When the tally cannot be reached, requests are let through (and logged) up to what this process
+alone has counted: the limits protect the service and must never take ingest down with them.
 """
 import logging
 import threading
@@ -50,7 +50,12 @@ class WindowCounters:
                 entry = self._entries[key] = [0, 0, seconds]
             if entry[0] >= amount:
                 return start + seconds - now  # known to be spent: refused without a round trip
-            if entry[0] + entry[1] + cost <= amount - min(amount // 2, MAX_SLACK) or self._quiet(now):
+            if entry[0] + entry[1] + cost <= amount - min(amount // 2, MAX_SLACK):
+                entry[1] += cost
+                return 0
+            if self._quiet(now):  # the tally failed lately: this process's own count still binds
+                if entry[0] + entry[1] + cost > amount:
+                    return start + seconds - now
                 entry[1] += cost
                 return 0
             pending, entry[1] = entry[1] + cost, 0
@@ -68,14 +73,23 @@ class WindowCounters:
     def _add_now(self, key, amount, seconds):
         try:
             total = self.tally.add({self._tally_key(key): (amount, seconds)})[self._tally_key(key)]
-        except Exception as exc:  # Redis down or slow: let the request through
+        except Exception as exc:  # Redis down or slow: let the request through, still counted here
             self._failed(exc)
+            self._keep_pending({key: amount})
             return None
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None:
                 entry[0] = max(entry[0], total)
         return total
+
+    def _keep_pending(self, amounts):
+        """Put back counts the tally did not take: they bind this process and go at the next sync."""
+        with self._lock:
+            for key, amount in amounts.items():
+                entry = self._entries.get(key)
+                if entry is not None:
+                    entry[1] += amount
 
     def _failed(self, exc):
         if not self._quiet(time.time()):
@@ -96,6 +110,7 @@ class WindowCounters:
             totals = self.tally.add({self._tally_key(k): v for k, v in pending.items()})
         except Exception as exc:
             self._failed(exc)
+            self._keep_pending({k: amount for k, (amount, _) in pending.items()})
             return
         with self._lock:
             for key in pending:

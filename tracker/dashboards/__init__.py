@@ -4,7 +4,9 @@ Security in one place: every page but login needs a session (which expires when 
 every form carries a CSRF token, a user sees only the sites they were given, and every value
 from the data goes through Jinja's autoescape (chart data as JSON in a script block).
 """
-from flask import Blueprint, redirect, url_for
+from datetime import datetime, timezone
+
+from flask import Blueprint, redirect, request, url_for
 
 from ..resources import dashboards_dir
 
@@ -25,6 +27,23 @@ def _configure(state):
     def root():
         """The service's home is the dashboards."""
         return redirect(url_for("dashboards.home"))
+
+
+@bp.context_processor
+def _retention():
+    """``kept_from()`` in a page: the day from which its site keeps touchpoints (a retention is
+    set), else None. Asked only by the pages that show it."""
+    def kept_from():
+        from .. import current
+        from ..store.sites import get_site
+        from ..worker.retention import data_from_ms
+
+        site = (request.view_args or {}).get("site")
+        found = site and get_site(current.store(), site)
+        ms = found and data_from_ms(found["retention_months"])
+        return datetime.fromtimestamp(ms / 1000, timezone.utc).date() if ms else None
+
+    return {"kept_from": kept_from}
 
 
 from . import error_pages, security, views, overview, journeys, people, automations, moves  # noqa: E402,F401  (routes register on import)

@@ -38,11 +38,12 @@ def start_ingest(store, settings):
     """The site cache, the batch writer, the salts and the lookups of one process."""
     spool_root = settings["data_dir"] / "spool"
     fsync = settings["spool_fsync"]
+    blocks = Blocks(store)
     writer = BatchWriter(store, COLUMNS, spool_root / store.database,
                          flush_seconds=settings["flush_seconds"], flush_rows=settings["flush_rows"],
-                         fsync=store.kind == "server" if fsync is None else fsync)
+                         fsync=store.kind == "server" if fsync is None else fsync, keep=blocks.unerased)
     sites = SiteCache(store, spool_root / f"{store.database}-sites.json")
     load_lists()  # read the referrer lists and compile the bot patterns now, not in a first request
     is_bot("warm-up")
     return Ingest(sites=sites, writer=writer, salts=Salts(store), geo=open_geo(settings["geoip_db"]),
-                  counters=Counters(), blocks=Blocks(store))
+                  counters=Counters(), blocks=blocks)

@@ -71,6 +71,27 @@ class Blocks:
         blocked = self._by_site.get(site)
         return blocked is not None and (visitor in blocked[0] or (user and user in blocked[1]))
 
+    def unerased(self, columns, records):
+        """``records`` ``[(table, row)]`` without the rows of people erased while the rows waited
+        in a spool (accepted before the erasure, inserted after it): the batch writer's filter.
+        ``columns``: table -> column names of the rows."""
+        by_site = self._by_site
+        if not by_site:
+            return records
+        where = {table: (names.index("site"), names.index("visitor_id") if "visitor_id" in names else None,
+                         names.index("user_id"))
+                 for table, names in columns.items() if {"site", "user_id"} <= set(names)}
+        kept = []
+        for table, row in records:
+            at = where.get(table)
+            if at is not None and self.refused(
+                    row[at[0]], row[at[1]] if at[1] is not None else None, row[at[2]]):
+                continue
+            kept.append((table, row))
+        if len(kept) < len(records):
+            log.info("dropped %d spooled rows of erased people", len(records) - len(kept))
+        return kept
+
     def _loop(self):
         while not self._stop.wait(self.refresh_seconds):
             self.refresh()

@@ -4,6 +4,7 @@ A person is a user id with every visitor id linked to it (or an anonymous visito
 on their page (``journeys.persons.visitors_of``). Aggregates that name nobody (the overview's
 daily HyperLogLog counts) are not personal data and stay.
 """
+import json
 import time
 
 from ..journeys import persons as people
@@ -85,10 +86,34 @@ def erase_person(store, site, person, actor, wait_seconds=60.0):
 
 
 def leftovers(store, site, person, visitors):
-    """{table: rows} still holding ``person`` or ``visitors`` (for tests and for the worker,
-    which erases again what was in flight in some spool when the person was erased)."""
+    """{table: rows} still holding ``person`` or ``visitors``."""
     params = {"site": site, "person": person, "visitors": tuple(visitors),
               "subjects": tuple(sorted(set(visitors) | {person}))}
     found = {table: store.query(f"SELECT count() FROM {table} WHERE {PERSON_TABLES[table]}", params).scalar()
              for table in sorted(existing_tables_of(store))}
     return {table: n for table, n in found.items() if n}
+
+
+def erase_late_arrivals(store, since_ns, until_ns):
+    """Erase again the people erased between ``since_ns`` and ``until_ns`` (and blocked still)
+    whose rows arrived after their erasure: accepted by some node just before it, inserted just
+    after (the batch writers drop such rows once they see the block; this catches an insert
+    that was already under way). Returns [(site, person, {table: rows})]."""
+    erased = store.query("SELECT site, person, detail FROM privacy_audit WHERE action = 'erase' "
+                         "AND at_ns > %(since)s AND at_ns <= %(until)s ORDER BY at_ns",
+                         {"since": since_ns, "until": until_ns})
+    done = []
+    for site, person, detail in erased:
+        if not blocks.blocked_subjects(store, site, person):
+            continue  # consented again since: what came later is theirs to keep
+        visitors = set(json.loads(detail).get("visitor_ids", ())) | {person}
+        found = leftovers(store, site, person, visitors)
+        if not found:
+            continue
+        params = {"site": site, "person": person, "visitors": tuple(sorted(visitors)),
+                  "subjects": tuple(sorted(visitors))}
+        for table in found:
+            mutations.delete(store, table, PERSON_TABLES[table], params)
+        audit.record(store, site, person, "erase_late_arrivals", "journey-worker", {"rows": found})
+        done.append((site, person, found))
+    return done

@@ -70,9 +70,13 @@ class BatchWriter:
     """Accepts rows for several tables; ``add`` returns once they are on disk (with ``fsync``,
     on stable storage: see group_commit.py)."""
 
-    def __init__(self, store, columns, spool_dir, flush_seconds=1.0, flush_rows=5000, fsync=False):
+    def __init__(self, store, columns, spool_dir, flush_seconds=1.0, flush_rows=5000, fsync=False,
+                 keep=None):
         self.store = store
         self.columns = columns  # table -> column names, the order of every row
+        # keep(columns, records) -> the records still to insert (ingest drops the rows of people
+        # erased while the rows waited in the spool)
+        self.keep = keep
         self.flush_seconds = flush_seconds
         self.flush_rows = flush_rows
         self.spool = Spool(spool_dir, columns, durable=fsync)
@@ -211,7 +215,10 @@ class BatchWriter:
             segment = self._segment(path)
             started = time.perf_counter()
             try:
-                inserted = insert_segment(self.store, segment.columns, segment.records, self.spool.written(path),
+                # The rows of people erased while they waited are dropped (keep): a retry of a
+                # segment partly written sends only its missing parts, of those still kept.
+                records = segment.records if self.keep is None else self.keep(segment.columns, segment.records)
+                inserted = insert_segment(self.store, segment.columns, records, self.spool.written(path),
                                           down, lambda key: self.spool.record(path, key))
             except StoreUnavailable as exc:
                 self._keep(path, segment)

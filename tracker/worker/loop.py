@@ -17,6 +17,7 @@ from ..journeys import definitions, state
 from ..store.locks import Lock
 from .changes import ChangeFeed, persons_of_changes
 from .journey import derive_history, forget_other_builds, rebuild_states, sweep, update_persons
+from .erasures import LateErasureStep
 from .retention import RetentionStep
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ class JourneyWorker:
         self.lease = Lock(store, "journey_worker", ttl=LEASE_SECONDS)
         self.feed = ChangeFeed(store)
         self.retention = RetentionStep(store)
+        self.late_erasures = LateErasureStep(store)
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         self.totals = {"persons": 0, "transitions": 0, "rounds": 0, "errors": 0}
         self.last_error = None
@@ -104,6 +106,7 @@ class JourneyWorker:
             self._last_sweep = time.monotonic()
             done["transitions"] += sweep(self.store, readable, as_of)
         self.retention.maybe_run(force=as_of is not None, now=as_of and as_of / 1000)
+        self.late_erasures.maybe_run(force=as_of is not None)
         self.feed.save()
         self._histories(readable, as_of)  # last: what arrived comes first
         self._automations()  # after them: it acts on the transitions this round recorded
