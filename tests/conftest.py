@@ -26,14 +26,16 @@ BACKENDS = ["server", "embedded"]
 # privacy deletes and retention drops (mutations applied to each shard's local table).
 # (The rule vocabulary, visits and migrations run on one server: their SQL is the same on the
 # cluster, and a third run of them would cost CI minutes for nothing; test_migrations runs its
-# concurrent start on the cluster too.)
+# concurrent start, a statement it cannot rewrite and a new column on the cluster too.)
 # A test marked ``cluster`` in another module runs there too (the automations: a delivery, no
 # double send, retries, the feed's pruning; the rest of their rules is the same SQL).
 # A test marked ``single_node`` stays off the cluster: it checks what is refused before
 # anything is stored, or a case a property test already covers there. (Durability on the
 # cluster: test_cluster_failures.py.)
-CLUSTER_MODULES = {"test_ingest", "test_funnel_properties", "test_journey_state_properties",
-                   "test_journey_worker", "test_api_journeys", "test_api_state", "test_privacy", "test_retention"}
+# (test_journey_state_properties stays on one server: test_cluster.py holds the worker's state
+# on the cluster equal to one node's, and its property test compares every read.)
+CLUSTER_MODULES = {"test_ingest", "test_funnel_properties", "test_journey_worker", "test_api_journeys",
+                   "test_api_state", "test_privacy", "test_retention"}
 CLUSTER_PORT = 29101  # the first of the cluster's hosts; scripts/clickhouse-cluster.sh's BASE_PORT + 1
 
 

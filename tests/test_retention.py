@@ -3,6 +3,7 @@ a month another site still keeps loses only the expiring site's rows; reports sa
 import time
 from datetime import datetime, timezone
 
+import pytest
 from click.testing import CliRunner
 
 from test_journey_worker import touchpoint
@@ -39,6 +40,7 @@ def partitions(store):
     return sorted(int(p.strip("'")) for p in store.partitions("events"))
 
 
+@pytest.mark.single_node  # on the cluster: the worker's drop below, and privacy's deletes
 def test_the_months_a_site_no_longer_keeps_are_dropped_exactly(store, client, token, test_config):
     shop = create_site(store, "Shop", [])["site"]
     blog = create_site(store, "Blog", [])["site"]  # keeps everything
