@@ -36,6 +36,7 @@ from tracker.store.writer import insert_segment  # noqa: E402
 SINGLE = "clickhouse://default@127.0.0.1:9000"
 CLUSTER = "clickhouse://default@127.0.0.1:29101"
 CLUSTER_PORTS = (29101, 29102)
+REDIS = "redis://127.0.0.1:6379/0"  # the rate limits' shared counters (scripts/redis-server.sh)
 
 
 def drop(database, ports):
@@ -63,7 +64,7 @@ def fill(store, rows):
 
 def reads_and_writes(config, rows, runs):
     """{figure: milliseconds (or rows/s)} on one target."""
-    app = create_app(dict(config, journey_worker=False))
+    app = create_app(dict(config, journey_worker=False, rate_limit_storage=REDIS))
     store = app.extensions["store"]
     started = time.perf_counter()
     fill(store, rows)
@@ -132,10 +133,12 @@ def ingest_rate(url, cluster, seconds, behind_nginx):
     """Events/s through /collect (batches of 20): one node on ``url``, or two behind nginx."""
     database = "bench_ingest_" + uuid.uuid4().hex[:6]
     env = dict(os.environ, TRACKER_CLICKHOUSE_URL=f"{url}/{database}", TRACKER_JOURNEY_WORKER="0",
-               TRACKER_CLICKHOUSE_CLUSTER=cluster, TRACKER_TRUST_PROXY="1")
+               TRACKER_CLICKHOUSE_CLUSTER=cluster, TRACKER_TRUST_PROXY="1", TRACKER_RATE_LIMIT_STORAGE=REDIS,
+               # as bench/ingest.py: the load comes from one address, the limits must not be what is measured
+               TRACKER_LIMIT_PER_IP="100000000/second", TRACKER_LIMIT_PER_SITE="100000000/second")
     folder = Path(tempfile.mkdtemp(prefix="bench-cluster-"))
     app = create_app({"clickhouse_url": env["TRACKER_CLICKHOUSE_URL"], "clickhouse_cluster": cluster,
-                      "data_dir": str(folder / "setup"), "journey_worker": False})
+                      "data_dir": str(folder / "setup"), "journey_worker": False, "rate_limit_storage": REDIS})
     site = create_site(app.extensions["store"], "Bench", [])["site"]
     close_app(app)
     ports = [27001, 27002] if behind_nginx else [27001]
@@ -173,6 +176,7 @@ def main():
     args = parser.parse_args()
     subprocess.run([str(ROOT / "scripts" / "system-packages.sh"), "clickhouse", "nginx", "wrk"], check=True)
     subprocess.run([str(ROOT / "scripts" / "clickhouse-cluster.sh"), "start"], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([str(ROOT / "scripts" / "redis-server.sh"), "start"], check=True, stdout=subprocess.DEVNULL)
     database = "bench_cluster"
     drop(database, (9000,) + CLUSTER_PORTS)
     folder = Path(tempfile.mkdtemp(prefix="bench-cluster-"))
