@@ -1,5 +1,6 @@
 # make demo  — a served instance with demo data on http://127.0.0.1:8000 (embedded store)
-# make test  — ClickHouse server, Redis + Chromium installed and started if needed, then every test
+# make test  — ClickHouse server, a two-shard cluster, Redis + Chromium installed and started if
+#              needed, then every test (a replicated cluster with ZooKeeper for the failure tests)
 # make bench — the benchmarks, printing their figures
 # make update-data — refresh the vendored referrer lists from DATA_SOURCE (a local copy)
 VENV   := .venv
@@ -24,10 +25,11 @@ $(GEOIP): geoip/package.json geoip/package-lock.json
 install: $(STAMP) $(GEOIP)
 
 system:
-	scripts/system-packages.sh clickhouse chromium redis
+	scripts/system-packages.sh clickhouse chromium redis zookeeper nginx
 
 clickhouse: system
 	scripts/clickhouse-server.sh start
+	scripts/clickhouse-cluster.sh start
 
 # The rate limits' counters, shared by every gunicorn worker (tests and benchmarks).
 redis: system

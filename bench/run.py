@@ -35,6 +35,7 @@ def main():
         failures.append(run("journeys", ["bench/journeys.py", "--rows", rows]))
     failures.append(run("automations", ["bench/automations.py", "--rows", rows]
                         + (["--deliveries", "1000", "--seconds", "5"] if quick else [])))
+    failures.append(run("cluster against one node", ["bench/cluster.py", "--rows", "200000" if quick else "1000000"]))
     failures.append(run("dashboard pages", ["bench/pages.py", "--url",
                                              "clickhouse://default@127.0.0.1:9000/bench_pages",
                                              "--generate", rows]))

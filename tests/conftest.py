@@ -1,7 +1,9 @@
 """Fixtures: a real ClickHouse server and embedded chDB, an app on each, sites and tokens.
 
-Every storage test runs twice, through the ``backend`` parameter. Tests are isolated by
-database name: chDB opens one data folder per process, so all embedded tests share one.
+Every storage test runs twice, through the ``backend`` parameter; the modules of the storage,
+journey and API suites (``CLUSTER_MODULES``) a third time, on a two-shard cluster of 18.16
+servers (``scripts/clickhouse-cluster.sh``). Tests are isolated by database name: chDB opens
+one data folder per process, so all embedded tests share one.
 """
 import os
 import socket
@@ -20,6 +22,21 @@ ROOT = Path(__file__).resolve().parents[1]
 CH_HOST, CH_PORT = "127.0.0.1", 9000
 REDIS_PORT = 6379
 BACKENDS = ["server", "embedded"]
+# The modules whose tests also run on the cluster: storage, journeys, the API, and the
+# privacy deletes and retention drops (mutations applied to each shard's local table).
+# (The rule vocabulary, visits and migrations run on one server: their SQL is the same on the
+# cluster, and a third run of them would cost CI minutes for nothing; test_migrations runs its
+# concurrent start, a statement it cannot rewrite and a new column on the cluster too.)
+# A test marked ``cluster`` in another module runs there too (the automations: a delivery, no
+# double send, retries, the feed's pruning; the rest of their rules is the same SQL).
+# A test marked ``single_node`` stays off the cluster: it checks what is refused before
+# anything is stored, or a case a property test already covers there. (Durability on the
+# cluster: test_cluster_failures.py.)
+# (test_journey_state_properties stays on one server: test_cluster.py holds the worker's state
+# on the cluster equal to one node's, and its property test compares every read.)
+CLUSTER_MODULES = {"test_ingest", "test_funnel_properties", "test_journey_worker", "test_api_journeys",
+                   "test_api_state", "test_privacy", "test_retention"}
+CLUSTER_PORT = 29101  # the first of the cluster's hosts; scripts/clickhouse-cluster.sh's BASE_PORT + 1
 
 
 def answers(port):
@@ -64,10 +81,31 @@ def new_database():
     return "t_" + uuid.uuid4().hex[:10]
 
 
-@pytest.fixture(params=BACKENDS)
-def backend(request):
-    """'server' or 'embedded': each storage test runs on both."""
-    return request.param
+@pytest.fixture(scope="session")
+def clickhouse_cluster():
+    """The two-shard test cluster 'tracker' (no replicas, no ZooKeeper); started if it is down."""
+    subprocess.run([str(ROOT / "scripts" / "clickhouse-cluster.sh"), "start"], check=True, stdout=subprocess.DEVNULL)
+    return f"clickhouse://default@{CH_HOST}:{CLUSTER_PORT}"
+
+
+def pytest_generate_tests(metafunc):
+    """``backend``: 'server' and 'embedded' for every storage test, and 'cluster' in CLUSTER_MODULES
+    and for a test marked ``cluster`` (a test that parametrizes ``backend`` itself keeps its own)."""
+    if "backend" not in metafunc.fixturenames:
+        return
+    if any("backend" in mark.args[0] for mark in metafunc.definition.iter_markers("parametrize")):
+        return
+    cluster = ((metafunc.module.__name__.rsplit(".", 1)[-1] in CLUSTER_MODULES
+                or metafunc.definition.get_closest_marker("cluster"))
+               and not metafunc.definition.get_closest_marker("single_node"))
+    metafunc.parametrize("backend", BACKENDS + (["cluster"] if cluster else []))
+
+
+def drop_database(store):
+    """Drop a test's database (on every host of a cluster)."""
+    stores = [store.host(host) for host in store.hosts] if store.kind == "cluster" else [store]
+    for each in stores:
+        each.execute(f"DROP DATABASE IF EXISTS `{store.database}`")
 
 
 @pytest.fixture
@@ -77,8 +115,19 @@ def test_config(backend, request, tmp_path):
     if backend == "server":
         url = request.getfixturevalue("clickhouse_server")
         return {"clickhouse_url": f"{url}/{database}", "data_dir": str(tmp_path / "data")}
+    if backend == "cluster":
+        url = request.getfixturevalue("clickhouse_cluster")
+        return {"clickhouse_url": f"{url}/{database}", "clickhouse_cluster": "tracker",
+                "data_dir": str(tmp_path / "data")}
     return {"clickhouse_url": "", "data_dir": str(request.getfixturevalue("embedded_dir")),
             "database": database}
+
+
+def command_env(test_config):
+    """The TRACKER_* variables of ``test_config``, for running `tracker …` on the test's store."""
+    return {"TRACKER_DATA_DIR": test_config["data_dir"], "TRACKER_CLICKHOUSE_URL": test_config["clickhouse_url"],
+            "TRACKER_CLICKHOUSE_CLUSTER": test_config.get("clickhouse_cluster", ""),
+            "TRACKER_DATABASE": test_config.get("database", "tracker")}
 
 
 @pytest.fixture
@@ -88,8 +137,7 @@ def app(test_config):
     app.config["TESTING"] = True
     yield app
     close_app(app)
-    store = app.extensions["store"]
-    store.execute(f"DROP DATABASE IF EXISTS `{store.database}`")
+    drop_database(app.extensions["store"])
 
 
 @pytest.fixture

@@ -57,6 +57,7 @@ def story(client, site, flush):
     flush()
 
 
+@pytest.mark.single_node
 def test_auth_required(client, site):
     base = f"/api/v1/sites/{site['site']}"
     for path in ("/journeys", "/journeys/x", "/journeys/x/funnel", "/journeys/x/people", "/people?q=ab",
@@ -66,6 +67,7 @@ def test_auth_required(client, site):
     assert client.put(base + "/journeys/x", json=BOOKING).status_code == 401
 
 
+@pytest.mark.single_node
 def test_token_of_another_site_gets_403(client, site, store):
     other = create_token(store, "other", ["s_other"])["token"]
     response = client.get(f"/api/v1/sites/{site['site']}/journeys", headers=auth(other))
@@ -73,6 +75,7 @@ def test_token_of_another_site_gets_403(client, site, store):
     assert "error" in response.json
 
 
+@pytest.mark.single_node
 def test_an_empty_site_list_is_no_site_and_a_revoked_token_stops_at_once(client, site, store):
     journeys = f"/api/v1/sites/{site['site']}/journeys"
     nothing = create_token(store, "nothing", [])["token"]
@@ -98,6 +101,7 @@ def test_definition_crud(client, site, token, journey):
     assert client.get(base, headers=auth(token)).json["journeys"] == []
 
 
+@pytest.mark.single_node
 @pytest.mark.parametrize("change, field", [
     ({"stages": [{"name": "a", "match": {"type": "pageview"}}, {"name": "b", "match": {"type": "x"}},
                  {"name": "c", "match": {"path": "/a b"}}]}, "stages.2.match.path"),
@@ -119,6 +123,7 @@ def test_bad_definition_names_stage_and_field(client, site, token, change, field
     assert any(key == field or key.startswith(field + ".") for key in response.json["fields"]), response.json
 
 
+@pytest.mark.single_node
 def test_bad_body_and_id(client, site, token):
     base = f"/api/v1/sites/{site['site']}/journeys"
     assert client.put(f"{base}/j1", data="nope", headers=auth(token)).status_code == 400

@@ -88,6 +88,7 @@ def deliveries(store, automation_id="a1"):
     return rows
 
 
+@pytest.mark.cluster
 def test_entered_fires_one_signed_webhook_with_the_contract_body(store, worker, receiver):
     secret = automate(store, receiver, when={"entered": 3})
     assert secret.startswith("whsec_")
@@ -109,6 +110,7 @@ def test_entered_fires_one_signed_webhook_with_the_contract_body(store, worker, 
     assert [d["status"] for d in deliveries(store)] == ["delivered"]
 
 
+@pytest.mark.cluster
 def test_a_rebuild_or_a_repeated_round_sends_nothing_twice(store, worker, receiver):
     automate(store, receiver, when={"entered": 1})
     start = int(time.time() * 1000) + 1000
@@ -131,6 +133,7 @@ def sent(outcome):
     return REGISTRY.get_sample_value("tracker_webhook_deliveries_total", {"outcome": outcome}) or 0
 
 
+@pytest.mark.cluster
 def test_receiver_down_then_up_every_transition_arrives_once_with_retries_visible(
         app, client, token, store, worker, receiver, clock):
     automate(store, receiver, when={"entered": 1})
@@ -418,6 +421,7 @@ def test_the_openapi_document_describes_automations_and_their_answers(app, clien
     assert bad.status_code == 400 and set(bad.get_json()["fields"]) == {"limit", "status"}
 
 
+@pytest.mark.cluster
 def test_the_feed_keeps_no_day_it_has_read(store, worker):
     from tracker.automations.feed import KEEP_DAYS
     from tracker.journeys.state import TRANSITION_COLUMNS

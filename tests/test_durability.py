@@ -83,11 +83,14 @@ def test_a_clickhouse_outage_loses_nothing(tmp_path):
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
-def test_stopping_the_app_loses_nothing(backend, clickhouse_server, tmp_path, sig):
+def test_stopping_the_app_loses_nothing(backend, request, tmp_path, sig):
     env = dict(os.environ, TRACKER_DATA_DIR=str(tmp_path / "data"), TRACKER_DATABASE=new_database(),
                TRACKER_FLUSH_SECONDS="0.5", TRACKER_CLICKHOUSE_URL="")
-    if backend == "server":
-        env["TRACKER_CLICKHOUSE_URL"] = f"{clickhouse_server}/{env['TRACKER_DATABASE']}"
+    if backend in ("server", "cluster"):
+        url = request.getfixturevalue("clickhouse_cluster" if backend == "cluster" else "clickhouse_server")
+        env["TRACKER_CLICKHOUSE_URL"] = f"{url}/{env['TRACKER_DATABASE']}"
+    if backend == "cluster":
+        env["TRACKER_CLICKHOUSE_CLUSTER"] = "tracker"
     site = json.loads(tracker_cli(env, "site", "create", "--name", "Stop", "--json"))["site"]
     app = Gunicorn(env)
     session = requests.Session()

@@ -270,6 +270,7 @@ EDGE_CASES = {
 }
 
 
+@pytest.mark.single_node  # on the cluster, the property test above covers these
 @pytest.mark.parametrize("case", sorted(EDGE_CASES))
 def test_edge_case(store, case):
     stage_names, order, touchpoints, expected = EDGE_CASES[case]

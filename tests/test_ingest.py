@@ -29,6 +29,7 @@ def test_collect_records_an_enriched_page_view(client, site, store, flush):
     assert abs(row["event_time"] - time.time()) < 60
 
 
+@pytest.mark.single_node
 def test_collect_takes_json_content_type_too(client, site):
     assert post_batch(client, site["site"], [{"type": "pageview"}], content_type="application/json").status_code == 202
 
@@ -77,6 +78,7 @@ def test_the_raw_ip_address_is_never_stored(app, client, site, store, flush):
     assert found[0]["visitor_id"].startswith("h:")
 
 
+@pytest.mark.single_node
 def test_country_and_continent_come_from_the_address_which_is_not_stored(app, client, site, store, flush):
     app.config["TRACKER"]["trust_proxy"] = True
     post_batch(client, site["site"], [{"type": "pageview", "eid": "gb"}], headers={"X-Forwarded-For": "81.2.69.160"})
@@ -89,6 +91,7 @@ def test_country_and_continent_come_from_the_address_which_is_not_stored(app, cl
     assert "81.2.69" not in json.dumps(list(found.values()))
 
 
+@pytest.mark.single_node
 def test_referrer_spam_is_dropped_and_counted(client, site, store, flush):
     response = post_batch(client, site["site"], [
         {"type": "pageview", "eid": "spam", "ref": "https://www.0-0.fr/offer"},
@@ -101,6 +104,7 @@ def test_referrer_spam_is_dropped_and_counted(client, site, store, flush):
     assert client.get("/healthz").get_json()["dropped"] == {"referrer_spam_dropped": 2}
 
 
+@pytest.mark.single_node
 @pytest.mark.parametrize("body, status, field", [
     ("{not json", 400, "body"),
     ("[1, 2]", 400, "body"),
@@ -123,6 +127,7 @@ def test_collect_names_what_is_wrong(client, body, status, field):
     assert payload["error"] and any(name.startswith(field) for name in payload["fields"]), payload
 
 
+@pytest.mark.single_node
 def test_an_unpaired_surrogate_escape_is_refused_not_a_crash(client, site, store, flush):
     """json.loads turns "\\ud800" into a lone surrogate, which no UTF-8 store can hold; a pair
     (an escaped emoji) is ordinary text."""
@@ -135,17 +140,20 @@ def test_an_unpaired_surrogate_escape_is_refused_not_a_crash(client, site, store
     assert [r["name"] for r in rows(store, site["site"])] == ["\U0001f600"]
 
 
+@pytest.mark.single_node
 def test_collect_refuses_an_oversized_body(client, site):
     response = client.post("/collect", data="x" * 300_000, content_type="text/plain")
     assert response.status_code == 413
     assert "error" in response.get_json()
 
 
+@pytest.mark.single_node
 def test_unknown_site_is_not_recorded(client, store, site, flush):
     response = post_batch(client, "s_nosuchsite", [{"type": "pageview"}])
     assert response.status_code == 404 and response.get_json()["fields"] == {"site": "unknown"}
 
 
+@pytest.mark.single_node
 def test_a_page_on_another_domain_is_refused(client, site, store, flush):
     response = post_batch(client, site["site"], [{"url": "https://evil.example.net/"}])
     assert response.status_code == 403 and "events.0.url" in response.get_json()["fields"]
@@ -153,12 +161,14 @@ def test_a_page_on_another_domain_is_refused(client, site, store, flush):
     assert post_batch(client, site["site"], [{"url": "https://shop.example.com/"}]).status_code == 202
 
 
+@pytest.mark.single_node
 def test_browsers_may_not_set_server_fields(client, site):
     response = post_batch(client, site["site"], [{"type": "pageview", "channel": "paid", "ua": "x"}])
     assert response.status_code == 400
     assert set(response.get_json()["fields"]) == {"events.0.channel", "events.0.ua"}
 
 
+@pytest.mark.single_node
 def test_cors_preflight(client):
     response = client.open("/collect", method="OPTIONS", headers={
         "Origin": "https://example.com", "Access-Control-Request-Method": "POST"})
@@ -188,6 +198,7 @@ def test_pixel_records_an_email_open(client, site, store, flush):
     assert dict(zip(row["prop_keys"], row["prop_values"])) == {"variant": "B"}
 
 
+@pytest.mark.single_node
 @pytest.mark.parametrize("query, reason", [
     ("", "site"),
     ("site=s_unknown", "unknown site"),
@@ -204,6 +215,7 @@ def test_a_bad_pixel_is_still_a_gif(client, site, store, flush, query, reason):
     assert rows(store, site["site"]) == []
 
 
+@pytest.mark.single_node
 def test_server_api_needs_the_site_secret(client, site):
     body = {"site": site["site"], "events": [{"type": "purchase", "uid": "u1"}]}
     assert client.post("/api/v1/touchpoints", json=body).status_code == 401
@@ -211,12 +223,14 @@ def test_server_api_needs_the_site_secret(client, site):
     assert wrong.status_code == 401 and "error" in wrong.get_json()
 
 
+@pytest.mark.single_node
 def test_server_api_refuses_another_sites_key(client, site):
     response = client.post("/api/v1/touchpoints", json={"site": "s_other", "events": [{"uid": "u1"}]},
                            headers={"Authorization": "Bearer " + site["secret"]})
     assert response.status_code == 403
 
 
+@pytest.mark.single_node
 def test_server_api_needs_someone_to_attach_to(client, site):
     response = client.post("/api/v1/touchpoints", json={"site": site["site"], "events": [{"type": "purchase"}]},
                            headers={"Authorization": "Bearer " + site["secret"]})

@@ -5,6 +5,7 @@ import time
 from click.testing import CliRunner
 
 from helpers import send
+from conftest import command_env
 from tracker.cli import main as tracker
 from tracker.ingest.touchpoints import EVENT_COLUMNS
 from tracker.journeys import definitions, state
@@ -141,8 +142,7 @@ def test_worker_status_from_the_command_line(app, store, test_config):
     worker = JourneyWorker(store)
     worker.run_once()
     worker.stop()
-    env = {"TRACKER_DATA_DIR": test_config["data_dir"], "TRACKER_CLICKHOUSE_URL": test_config["clickhouse_url"],
-           "TRACKER_DATABASE": test_config.get("database", "tracker")}
+    env = command_env(test_config)
     result = CliRunner().invoke(tracker, ["worker", "--status"], env=env)
     assert result.exit_code == 0, result.output
     status = json.loads(result.output)

@@ -5,6 +5,7 @@ import threading
 
 import pytest
 
+from conftest import drop_database
 from tracker.store import open_store
 from tracker.store.migrations import MIGRATIONS_DIR, MigrationError, available, migrate, split_statements
 from tracker.settings import load_settings
@@ -25,7 +26,7 @@ def fresh_store(test_config):
 def bare_store(test_config):
     store = fresh_store(test_config)
     yield store
-    store.execute(f"DROP DATABASE IF EXISTS `{store.database}`")
+    drop_database(store)
 
 
 def copy_migrations(tmp_path, upto=None):
@@ -82,7 +83,7 @@ def test_a_database_of_the_first_release_catches_up(bare_store, tmp_path):
     assert recorded == {m.version: m.checksum for m in available()}
 
 
-@pytest.mark.parametrize("backend", ["server"])
+@pytest.mark.parametrize("backend", ["server", "cluster"])
 def test_workers_starting_together_migrate_once(test_config, bare_store):
     """Four processes' worth of stores migrate one fresh database at once: each file is applied
     by exactly one of them, and none fails."""
@@ -102,6 +103,50 @@ def test_workers_starting_together_migrate_once(test_config, bare_store):
     assert not errors
     applied = sorted(name for names in results for name in names)
     assert applied == sorted(m.name for m in available())
+
+
+@pytest.mark.parametrize("backend", ["cluster"])
+def test_a_statement_the_cluster_cannot_rewrite_is_refused_before_anything_is_applied(bare_store, tmp_path):
+    """A migration the cluster schema does not know stops `tracker migrate` with a sentence naming
+    the file and the way out, and no host gets any of the pending files (not even earlier ones)."""
+    folder = copy_migrations(tmp_path)
+    migrate(bare_store, folder)
+    (folder / "8000_a_table.sql").write_text("CREATE TABLE later (x UInt8) ENGINE = MergeTree() ORDER BY x;\n")
+    (folder / "9000_drop_a_column.sql").write_text("ALTER TABLE events DROP COLUMN referrer;\n")
+    with pytest.raises(MigrationError, match=r"migrations/9000_drop_a_column.sql cannot be applied to cluster "
+                                             r"'tracker'.*shapes listed in tracker/store/cluster_schema.py.*"
+                                             r"The statement: ALTER TABLE events DROP COLUMN referrer"):
+        migrate(bare_store, folder)
+    for host in bare_store.hosts:
+        on_host = bare_store.host(host)
+        assert not {"later", "later_local"} & set(schema(on_host)), host
+        assert on_host.query("SELECT max(version) FROM schema_migrations").scalar() == available()[-1].version
+
+
+@pytest.mark.parametrize("backend", ["cluster"])
+def test_a_new_column_on_the_cluster_reaches_the_local_tables_then_the_distributed_ones(bare_store, tmp_path):
+    """ALTER … ADD COLUMN in a later migration: every host's local table and its Distributed
+    table get the column (a sharded table and a small one), and rows written with it are read
+    back through the Distributed table from both shards."""
+    folder = copy_migrations(tmp_path)
+    migrate(bare_store, folder)
+    (folder / "9000_new_columns.sql").write_text(
+        "ALTER TABLE events ADD COLUMN colour String DEFAULT 'none';\n"
+        "ALTER TABLE sites ADD COLUMN colour String;\n")
+    assert migrate(bare_store, folder) == ["9000_new_columns.sql"]
+    for host in bare_store.hosts:
+        on_host = bare_store.host(host)
+        having = {table for (table,) in on_host.query(
+            "SELECT table FROM system.columns WHERE database = %(db)s AND name = 'colour'", {"db": on_host.database})}
+        assert having == {"events", "events_local", "sites", "sites_local"}, host
+        assert on_host.query("SELECT version FROM schema_migrations WHERE version = 9000").scalar() == 9000
+    visitors = [f"v{i}" for i in range(20)]
+    bare_store.insert("events", ["site", "event_id", "event_time", "visitor_id", "type", "channel", "colour"],
+                      [("s1", f"e{i}", 1_700_000_000, v, "pageview", "direct", f"c{i}") for i, v in enumerate(visitors)])
+    spread = [bare_store.host(host).query("SELECT count() FROM events_local").scalar() for host in bare_store.hosts]
+    assert all(spread) and sum(spread) == 20, spread
+    assert bare_store.query("SELECT count() FROM events WHERE colour LIKE 'c%'").scalar() == 20
+    assert migrate(bare_store, folder) == []
 
 
 def test_events_has_its_contract_columns(store):

@@ -6,6 +6,7 @@ import time
 from click.testing import CliRunner
 
 from helpers import CHROME, post_batch, send
+from conftest import command_env
 from test_journey_worker import touchpoint
 from tracker.cli import main as tracker
 from tracker.ingest.touchpoints import EVENT_COLUMNS
@@ -88,8 +89,7 @@ def test_an_erased_person_is_refused_until_a_new_consent(app, store, client, sit
 def test_consent_through_the_api_and_the_commands(app, store, client, site, token, flush, test_config):
     story(client, site)
     flush()
-    env = {"TRACKER_DATA_DIR": test_config["data_dir"], "TRACKER_CLICKHOUSE_URL": test_config["clickhouse_url"],
-           "TRACKER_DATABASE": test_config.get("database", "tracker")}
+    env = command_env(test_config)
     run = lambda *args: CliRunner().invoke(tracker, ["person", *args, "--site", site["site"], "ana"], env=env)  # noqa: E731
     exported = run("export")
     assert exported.exit_code == 0, exported.output

@@ -3,9 +3,11 @@ a month another site still keeps loses only the expiring site's rows; reports sa
 import time
 from datetime import datetime, timezone
 
+import pytest
 from click.testing import CliRunner
 
 from test_journey_worker import touchpoint
+from conftest import command_env
 from tracker.cli import main as tracker
 from tracker.ingest.touchpoints import EVENT_COLUMNS
 from tracker.journeys import definitions
@@ -35,19 +37,17 @@ def months(store, site=None):
 
 
 def partitions(store):
-    return sorted(int(p.strip("'")) for (p,) in store.query(
-        "SELECT DISTINCT partition FROM system.parts WHERE database = %(db)s AND table = 'events' AND active",
-        {"db": store.database}))
+    return sorted(int(p.strip("'")) for p in store.partitions("events"))
 
 
+@pytest.mark.single_node  # on the cluster: the worker's drop below, and privacy's deletes
 def test_the_months_a_site_no_longer_keeps_are_dropped_exactly(store, client, token, test_config):
     shop = create_site(store, "Shop", [])["site"]
     blog = create_site(store, "Blog", [])["site"]  # keeps everything
     store.insert("events", EVENT_COLUMNS, [event(shop, f"v{m}", month_start_ms(m)) for m in range(7)]
                  + [event(blog, "b", month_start_ms(6))])
     all_months = months(store)
-    env = {"TRACKER_DATA_DIR": test_config["data_dir"], "TRACKER_CLICKHOUSE_URL": test_config["clickhouse_url"],
-           "TRACKER_DATABASE": test_config.get("database", "tracker")}
+    env = command_env(test_config)
     updated = CliRunner().invoke(tracker, ["site", "update", shop, "--retention-months", "3", "--json"], env=env)
     assert updated.exit_code == 0 and '"retention_months": 3' in updated.output, updated.output
 

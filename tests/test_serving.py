@@ -9,7 +9,7 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from conftest import new_database
+from conftest import command_env, new_database
 from helpers import CHROME, post_batch, rows
 from processes import Gunicorn, tracker_cli
 from tracker import close_app, create_app
@@ -116,8 +116,7 @@ def test_a_refused_segment_is_set_aside_the_writer_goes_on_and_an_operator_repla
     assert health["ok"] and health["writer"]["set_aside_segments"] == 1 and "title" in health["writer"]["last_error"]["error"]
     assert sorted(r["event_id"] for r in rows(store, site["site"])) == ["later-0", "later-1"]
 
-    env = {"TRACKER_DATA_DIR": test_config["data_dir"], "TRACKER_CLICKHOUSE_URL": test_config["clickhouse_url"],
-           "TRACKER_DATABASE": test_config.get("database", "tracker")}
+    env = command_env(test_config)
     listed = CliRunner().invoke(tracker, ["spool", "list", "--json"], env=env)
     assert listed.exit_code == 0, listed.output
     [segment] = json.loads(listed.output)

@@ -60,7 +60,7 @@ def describe(exc):
         # ask for less (a shorter date range); never a 500 with no reason.
         current_app.logger.warning("ClickHouse refused %s: %s", request.path, exc)
         if isinstance(exc, StoreUnavailable):
-            return Failure(503, "the database does not answer; try again shortly", {}, "store")
+            return Failure(503, exc.public_reason, {}, "store")
         return Failure(503, "the database could not answer this in time or within its memory limit; "
                             "try a shorter date range", {}, "store")
     current_app.logger.error("unhandled error on %s", request.path, exc_info=exc)

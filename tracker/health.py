@@ -12,13 +12,16 @@ bp = Blueprint("health", __name__)
 
 @bp.get("/healthz")
 def healthz():
-    """Liveness: whether ClickHouse answers, the state of this process's background threads
-    (the batch writer, the journey worker): 503 when one of them died; and what ingest dropped
-    on purpose (referrer spam) since the process started."""
-    ingest = current_app.extensions["tracker"]
+    """Liveness: whether ClickHouse answers (on a cluster, how many replicas of each shard do),
+    the state of this process's background threads (the batch writer, the journey worker): 503
+    when one of them died (a shard that is down is no reason: ingest spools); and what ingest
+    dropped on purpose (referrer spam) since the process started."""
+    ingest, store = current_app.extensions["tracker"], current_app.extensions["store"]
     writer = ingest.writer.health()
-    body = {"clickhouse": current_app.extensions["store"].ping(), "writer": writer,
+    body = {"clickhouse": store.ping(), "writer": writer,
             "spooled_segments": writer["spooled_segments"], "dropped": ingest.counters.snapshot()}
+    if store.kind == "cluster":
+        body["shards_answering"] = {str(shard): count for shard, count in store.shard_health().items()}
     threads = [writer]
     if "journey_worker" in current_app.extensions:
         body["journey_worker"] = current_app.extensions["journey_worker"].health()

@@ -28,6 +28,12 @@ def _url(value):
     return value
 
 
+def _cluster(value):
+    if value and not value.replace("_", "").isalnum():
+        raise ValueError("a cluster name of letters, digits and underscores, as in remote_servers")
+    return value
+
+
 def _positive_int(value):
     number = int(value)
     if number <= 0:
@@ -129,6 +135,9 @@ class Setting:
 SETTINGS = [
     Setting("TRACKER_CLICKHOUSE_URL", "", _url,
             "ClickHouse server as clickhouse://user:pass@host:9000/db; unset means the embedded chDB store."),
+    Setting("TRACKER_CLICKHOUSE_CLUSTER", "", _cluster,
+            "A cluster of the servers' remote_servers (system.clusters): the tables are sharded over it "
+            "and `tracker migrate` creates them on every host; unset means one server."),
     Setting("TRACKER_DATA_DIR", "./data", str,
             "Folder of the embedded store and of the spool of events waiting for ClickHouse."),
     Setting("TRACKER_DATABASE", "tracker", _database,

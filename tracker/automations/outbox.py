@@ -74,8 +74,10 @@ def _latest(store, where, params, having="1", tail=""):
 
 def due(store, now_ms, limit=1000, exclude=()):
     """Pending deliveries whose next try is due, oldest first (``exclude``: ids in flight)."""
-    # The inner read finds candidates from two columns; the newest version decides.
-    rows = _latest(store, "delivery_id IN (SELECT delivery_id FROM automation_outbox "
+    # The inner read finds candidates from two columns; the newest version decides. GLOBAL: on
+    # a cluster both reads are of the Distributed table (the candidates are read once and sent
+    # to each shard); on one node it is a plain IN.
+    rows = _latest(store, "delivery_id GLOBAL IN (SELECT delivery_id FROM automation_outbox "
                           "WHERE status = 'pending' AND next_ms <= %(now)s)",
                    {"now": now_ms, "limit": limit + len(exclude)},
                    "v_status = 'pending' AND v_next_ms <= %(now)s", "ORDER BY v_next_ms LIMIT %(limit)s")

@@ -90,5 +90,9 @@ def reclassify(site, since):
     from ..cli import command_store
     from .reclassify import reclassify as run
 
-    done = run(command_store(), site, since.date() if since else None, progress=click.echo)
+    store = command_store()
+    if store.kind == "cluster":
+        # Its scratch tables and in-place UPDATE would have to exist and run on every shard.
+        raise click.ClickException("tracker reclassify runs on a single server only, not yet on a cluster")
+    done = run(store, site, since.date() if since else None, progress=click.echo)
     click.echo(f"reclassified {len(done)} month(s)" if done else "no touchpoints in that range")

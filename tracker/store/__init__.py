@@ -3,8 +3,13 @@ from .backend import Backend, Rows, StoreError, StoreUnavailable
 
 
 def open_store(settings):
-    """The backend the settings ask for: the server when a URL is set, else embedded chDB."""
-    if settings["clickhouse_url"]:
+    """The backend the settings ask for: the server when a URL is set (over its cluster when one
+    is named), else embedded chDB."""
+    if settings["clickhouse_url"] and settings["clickhouse_cluster"]:
+        from .cluster import ClusterBackend
+
+        store = ClusterBackend(settings["clickhouse_url"], settings["clickhouse_cluster"])
+    elif settings["clickhouse_url"]:
         from .server import ServerBackend
 
         store = ServerBackend(settings["clickhouse_url"])

@@ -26,6 +26,9 @@ class StoreError(Exception):
 class StoreUnavailable(StoreError):
     """ClickHouse cannot be reached at all (as opposed to refusing one query)."""
 
+    # What a client is told (the exception's own text, with hosts and ports, is for the log).
+    public_reason = "the database does not answer; try again shortly"
+
 
 _SAFE_TYPES = (str, int, float, list, tuple, type(None))
 
@@ -136,6 +139,41 @@ class Backend:
     def create_database(self):
         """Create this store's database if it is missing (migrations start here)."""
         raise NotImplementedError
+
+    # What a single node shares with a cluster (``cluster.py``), where each differs.
+
+    def coordinator(self):
+        """The store that holds the locks (``locks.py``): this one, on a single node."""
+        return self
+
+    def parts(self, table, columns, rows):
+        """``rows`` split by where they are written, {part: rows}: one part on a single node."""
+        return {0: rows} if rows else {}
+
+    def insert_part(self, part, table, columns, rows):
+        """Insert one part of ``parts``."""
+        self.insert(table, columns, rows)
+
+    def mutate(self, table, action, params=None):
+        """``ALTER TABLE table ACTION`` that changes rows (``DELETE WHERE …``, ``DROP PARTITION …``):
+        applied where the table's rows are (on a cluster, each shard's local table)."""
+        self.execute(f"ALTER TABLE `{table}` {action}", params)
+
+    def delete_where(self, table, condition, params=None):
+        """Delete ``table``'s rows that match ``condition`` (a mutation: ClickHouse applies it
+        in the background)."""
+        self.mutate(table, f"DELETE WHERE {condition}", params)
+
+    def pending_mutations(self, tables):
+        """How many mutations of ``tables`` are not done yet (wherever their rows are)."""
+        return self.query("SELECT count() FROM system.mutations WHERE database = %(db)s AND table IN %(tables)s "
+                          "AND is_done = 0", {"db": self.database, "tables": tuple(tables)}).scalar() or 0
+
+    def partitions(self, table):
+        """The partitions of ``table`` that hold rows (wherever they are)."""
+        rows = self.query("SELECT DISTINCT partition FROM system.parts WHERE database = %(db)s AND table = %(t)s "
+                          "AND active", {"db": self.database, "t": table})
+        return sorted({p for (p,) in rows})
 
     def ping(self):
         """True when ClickHouse answers."""

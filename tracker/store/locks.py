@@ -34,13 +34,19 @@ class Lock:
     def __init__(self, store, name, ttl=60, wait=300):
         if not re.fullmatch(r"[a-z][a-z0-9_]{0,40}", name):
             raise ValueError(f"lock names are lower-case identifiers, not {name!r}")
-        self.store = store
+        self._store = store
         self.table = f"_lock_{name}"
         self.ttl = ttl
         self.wait = wait
         self.owner = secrets.token_hex(8)
         self.held = False
         self._empty_since = None
+
+    @property
+    def store(self):
+        """Where the lock's table lives: the store, or on a cluster its first host (a table is
+        created atomically on one server, not across several)."""
+        return self._store.coordinator()
 
     def __enter__(self):
         if not self.acquire(self.wait):

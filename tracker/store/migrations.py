@@ -6,14 +6,21 @@ migration never changes: each applied file's checksum is recorded, and a file th
 matches stops start-up with a sentence saying so (the change belongs in a new file). Workers
 and nodes start together; only one of them migrates (a lock in ClickHouse), the others wait
 and then find nothing left to do.
+
+On a cluster (``TRACKER_CLICKHOUSE_CLUSTER``) the same files are applied to every host of it,
+each statement rewritten for that host by ``cluster_schema.for_host`` (local tables, a
+``Distributed`` table over them, views over the local tables), and each host records its own
+migrations: a host added later gets all of them on the next ``tracker migrate``.
 """
 import hashlib
 import logging
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ..resources import migrations_dir
+from . import cluster_schema
 from .backend import StoreError
 from .locks import Lock
 
@@ -97,30 +104,90 @@ def _up_to_date(done, files):
     return all(m.version in done and done[m.version][1] for m in files)
 
 
+def targets(store, files=()):
+    """[(store, statements of a migration there)]: the store itself, or each host of its cluster.
+    On a cluster, every statement of ``files`` is rewritten for every host first: a statement
+    the rewriting does not know stops the migration before anything is applied."""
+    if store.kind != "cluster":
+        return [(store, lambda migration: migration.statements)]
+    layout = store.layout
+    rewritten = {}
+    for host in store.hosts:
+        for migration in files:
+            try:
+                rewritten[host, migration.version] = [
+                    each for statement in migration.statements
+                    for each in cluster_schema.for_host(statement, layout, host)]
+            except cluster_schema.UnknownStatement as exc:
+                raise MigrationError(
+                    f"migrations/{migration.name} cannot be applied to cluster {store.cluster!r}: {exc}") from exc
+
+    def on(host):
+        return lambda migration: rewritten[host, migration.version]
+
+    return [(store.host(host), on(host)) for host in store.hosts]
+
+
+def on_each(hosts, work, together):
+    """``work(store, statements_of)`` for each of ``targets``; ``together``: all at once (a thread
+    per host: DDL waits on disks, not on our CPU); the results in the order of ``hosts``."""
+    if len(hosts) == 1 or not together:
+        return [work(*host) for host in hosts]
+    with ThreadPoolExecutor(max_workers=len(hosts), thread_name_prefix="migrate") as pool:
+        return list(pool.map(lambda host: work(*host), hosts))
+
+
 def migrate(store, folder=MIGRATIONS_DIR):
-    """Apply what is missing, in order, under the migrations lock; return the names applied now."""
-    _prepare(store)
+    """Apply what is missing, in order, under the migrations lock; return the names applied now
+    (on any host of a cluster).
+
+    On a cluster, one migration at a time on every host that lacks it, then the next: a replica
+    created after its table's ALTER reached ZooKeeper would have the old structure, which
+    ZooKeeper refuses. Replicas one after the other, so a replica's ALTER or backfill (which
+    reaches its others through ZooKeeper) is there before their own statements; hosts of an
+    unreplicated cluster all at once."""
     files = available(folder)
-    done = applied(store)
-    verify(store, done, files)
-    if _up_to_date(done, files):
+    hosts = targets(store, files)
+    together = store.kind == "cluster" and not store.layout.replicated
+
+    def checked(target, _):
+        _prepare(target)
+        done = applied(target)
+        verify(target, done, files)
+        return _up_to_date(done, files)
+
+    if all(on_each(hosts, checked, together)):
         return []  # the common start: no lock taken
     names = []
     # A backfill may take minutes; the lock's expiry is long so that nobody takes it over.
     with Lock(store, "migrations", ttl=3600, wait=3600) as lock:
-        done = applied(store)
-        verify(store, done, files)
+        missing = on_each(hosts, lambda target, _: _missing(target, files), together)
         for migration in files:
-            if migration.version in done:
-                if not done[migration.version][1]:  # applied before checksums were kept
-                    _record(store, migration)
+            where = [host for host, lacking in zip(hosts, missing) if migration.version in lacking]
+            if not where:
                 continue
-            for statement in migration.statements:
-                store.execute(statement)
-            _record(store, migration)
+            on_each(where, lambda target, statements_of: _apply(target, statements_of(migration), migration),
+                    together)
             lock.renew()
             names.append(migration.name)
     return names
+
+
+def _missing(store, files):
+    """The versions of ``files`` not applied to ``store`` (checked again under the lock); those
+    applied before checksums were kept get theirs recorded."""
+    done = applied(store)
+    verify(store, done, files)
+    for migration in files:
+        if migration.version in done and not done[migration.version][1]:
+            _record(store, migration)
+    return {migration.version for migration in files if migration.version not in done}
+
+
+def _apply(store, statements, migration):
+    for statement in statements:
+        store.execute(statement)
+    _record(store, migration)
 
 
 def _record(store, migration):

@@ -15,13 +15,12 @@ def existing_tables(store, names):
 
 def delete(store, table, where, params):
     """Start deleting the rows of ``table`` that match ``where`` (a filter with bound values)."""
-    store.execute(f"ALTER TABLE `{table}` DELETE WHERE {where}", params)
+    store.delete_where(table, where, params)
 
 
 def pending(store, tables):
     """How many mutations of ``tables`` are not done yet."""
-    return store.query("SELECT count() FROM system.mutations WHERE database = %(db)s AND table IN %(tables)s "
-                       "AND is_done = 0", {"db": store.database, "tables": tuple(tables)}).scalar() or 0
+    return store.pending_mutations(tables)
 
 
 def wait(store, tables, timeout=60.0):

@@ -1,6 +1,6 @@
 """A ClickHouse server reached with clickhouse-driver's native protocol."""
 import threading
-from urllib.parse import unquote, urlparse
+from urllib.parse import parse_qs, unquote, urlparse
 
 from clickhouse_driver import Client, errors
 
@@ -12,13 +12,19 @@ _NETWORK_ERRORS = (errors.NetworkError, errors.SocketTimeoutError, EOFError, OSE
 def client_kwargs(url):
     """clickhouse-driver arguments from ``clickhouse://user:pass@host:port/db``."""
     parts = urlparse(url)
-    return {
+    kwargs = {
         "host": parts.hostname,
         "port": parts.port or 9000,
         "user": unquote(parts.username or "default"),
         "password": unquote(parts.password or ""),
         "database": (parts.path or "/").lstrip("/") or "default",
     }
+    # ?alt_hosts=host:port,host:port — where clickhouse-driver turns when the host is down
+    # (the other replicas of a cluster).
+    alt_hosts = parse_qs(parts.query).get("alt_hosts")
+    if alt_hosts:
+        kwargs["alt_hosts"] = alt_hosts[0]
+    return kwargs
 
 
 class ServerBackend(Backend):
@@ -26,8 +32,16 @@ class ServerBackend(Backend):
 
     kind = "server"
 
-    def __init__(self, url, connect_timeout=3, send_receive_timeout=60):
+    def __init__(self, url, connect_timeout=3, send_receive_timeout=60, host=None, database=None):
+        """``host``: (address, port) to reach instead of the URL's (one host of a cluster);
+        ``database``: another than the URL's."""
+        self.url = url
         self._kwargs = client_kwargs(url)
+        if database:
+            self._kwargs["database"] = database
+        if host is not None:
+            self._kwargs.update(host=host[0], port=host[1])
+            self._kwargs.pop("alt_hosts", None)
         self._kwargs.update(connect_timeout=connect_timeout, send_receive_timeout=send_receive_timeout)
         self.database = self._kwargs["database"]
         self._local = threading.local()

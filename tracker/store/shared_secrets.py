@@ -33,5 +33,5 @@ def shared_secret(store, name, make=lambda: secrets.token_hex(32)):
 
 def forget_secrets(store, prefix, before):
     """Delete the secrets named ``prefix + X`` with X < ``before`` (old days' salts)."""
-    store.execute("ALTER TABLE app_secrets DELETE WHERE startsWith(name, %(prefix)s) AND name < %(cutoff)s",
-                  {"prefix": prefix, "cutoff": prefix + before})
+    store.delete_where("app_secrets", "startsWith(name, %(prefix)s) AND name < %(cutoff)s",
+                       {"prefix": prefix, "cutoff": prefix + before})

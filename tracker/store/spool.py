@@ -8,7 +8,8 @@ for its lifetime; a folder whose lock is free belongs to a dead process and is a
 A segment starts with a line naming the columns of its rows (``{"columns": {table: [...]}}``),
 so segments written before an upgrade that added columns still insert the way they were
 written. A segment ClickHouse keeps refusing is set aside in ``rejected/`` with the reason
-beside it, for an operator to inspect and retry (``tracker spool list|retry``).
+beside it, for an operator to inspect and retry (``tracker spool list|retry``). Beside a
+segment, ``SEGMENT.parts`` lists the parts of it already in ClickHouse (``writer.py``).
 
 A durable spool (``TRACKER_SPOOL_FSYNC``) also survives a power cut: the writer fsyncs the
 open segment before a request's 202 (``group_commit.py``), a segment is fsynced before it is
@@ -105,6 +106,21 @@ class Spool:
         """Every sealed segment of this process, oldest first."""
         return sorted(p for p in self.folder.glob("*.wal") if p != self._path)
 
+    def written(self, path):
+        """The parts of segment ``path`` already written ("table@part"), from its ``.parts`` file."""
+        parts = path.with_suffix(".parts")
+        return frozenset(parts.read_text().split()) if parts.exists() else frozenset()
+
+    def record(self, path, key):
+        """Note that part ``key`` of segment ``path`` is in ClickHouse."""
+        with open(path.with_suffix(".parts"), "a", encoding="utf-8") as parts:
+            parts.write(key + "\n")
+
+    def remove(self, path):
+        """Delete a segment that is wholly in ClickHouse, with its record of parts."""
+        path.with_suffix(".parts").unlink(missing_ok=True)
+        path.unlink()
+
     def adopt_orphans(self):
         """Move segments of dead processes into our folder; return how many."""
         moved = 0
@@ -123,6 +139,9 @@ class Spool:
             try:
                 for segment in sorted(other.glob("*.wal")):
                     # Keep the dead process's timestamps so replay stays in arrival order.
+                    parts = segment.with_suffix(".parts")
+                    if parts.exists():
+                        parts.rename(self.folder / parts.name)
                     segment.rename(self.folder / segment.name)
                     moved += 1
                 (other / "lock").unlink()
@@ -140,6 +159,8 @@ class Spool:
         self.rejected.mkdir(exist_ok=True)
         target = self.rejected / path.name
         target.with_suffix(".reason").write_text(reason)
+        if path.with_suffix(".parts").exists():
+            path.with_suffix(".parts").rename(target.with_suffix(".parts"))
         path.rename(target)
         return target
 

@@ -4,6 +4,13 @@ Rows go to the spool first (see ``spool.py``), then to memory; a background thre
 inserts them. While ClickHouse is down the segments wait on disk and are replayed
 in order once it answers again. The thread survives any exception: it logs it, keeps it
 for ``health()`` (and so ``/healthz``), and goes on with the next round.
+
+A segment is written in *parts* (``Backend.parts``): one per table on a single node, one per
+table and shard on a cluster, each part inserted straight into its shard. Each part written
+is recorded beside the segment (``Spool.record``), so when one shard is down the others get
+their rows now, the down shard's rows stay on disk, and a retry sends only what is missing:
+every row reaches its shard once (short of a crash between an insert and its record; on a
+replicated shard ClickHouse drops that repeated block itself).
 """
 import logging
 import threading
@@ -23,15 +30,36 @@ REFUSALS_BEFORE_SET_ASIDE = 5
 MEMORY_ROWS = 200_000
 
 
-def insert_segment(store, columns, records):
-    """Insert ``records`` ``[(table, row), ...]`` with ``columns`` (table -> column names);
-    return how many rows went to ``events``."""
+def insert_segment(store, columns, records, done=frozenset(), down=None, record=lambda key: None):
+    """Insert ``records`` ``[(table, row), ...]`` with ``columns`` (table -> column names), part
+    by part: parts named in ``done`` ("table@part") were written before; a part in ``down`` (a
+    set, shared by a round over several segments) is not tried again; ``record(key)`` is called
+    for each part written. Returns how many rows went to ``events`` now; raises
+    StoreUnavailable, after writing what it could, when a part's place does not answer."""
     by_table = defaultdict(list)
     for table, row in records:
         by_table[table].append(tuple(row))
+    down = set() if down is None else down
+    missing, inserted = None, 0
     for table, rows in by_table.items():
-        store.insert(table, columns[table], rows)
-    return len(by_table.get("events", ()))
+        for part, part_rows in store.parts(table, columns[table], rows).items():
+            key = f"{table}@{part}"
+            if key in done:
+                continue
+            if part in down:
+                missing = missing or StoreUnavailable(f"part {key} waits: its place did not answer")
+                continue
+            try:
+                store.insert_part(part, table, columns[table], part_rows)
+            except StoreUnavailable as exc:
+                down.add(part)
+                missing = exc
+                continue
+            record(key)
+            inserted += len(part_rows) if table == "events" else 0
+    if missing is not None:
+        raise missing
+    return inserted
 
 
 def _events_in(records):
@@ -181,19 +209,21 @@ class BatchWriter:
         if time.monotonic() - self._last_adopt > 10:
             self._last_adopt = time.monotonic()
             self.spool.adopt_orphans()
+        down = set()  # parts whose place did not answer this round: later segments wait too
+        unavailable = None
         for path in self.spool.sealed():
             segment = self._segment(path)
             started = time.perf_counter()
             try:
+                # The rows of people erased while they waited are dropped (keep): a retry of a
+                # segment partly written sends only its missing parts, of those still kept.
                 records = segment.records if self.keep is None else self.keep(segment.columns, segment.records)
-                inserted = insert_segment(self.store, segment.columns, records)
+                inserted = insert_segment(self.store, segment.columns, records, self.spool.written(path),
+                                          down, lambda key: self.spool.record(path, key))
             except StoreUnavailable as exc:
                 self._keep(path, segment)
-                self._failures += 1
-                self._note(str(exc))
-                if self._failures == 1:
-                    log.warning("ClickHouse does not answer, spooling to disk: %s", exc)
-                return
+                unavailable = exc
+                continue  # other shards' rows of the next segments still go in
             except StoreError as exc:
                 # ClickHouse answers but refuses these rows: after a few tries set the
                 # segment aside (kept on disk, never deleted) so it cannot block the rest.
@@ -207,13 +237,19 @@ class BatchWriter:
                 log.error("ClickHouse refuses %s, set aside as %s (tracker spool list|retry): %s",
                           path.name, target, exc)
             else:
-                path.unlink()
+                self.spool.remove(path)
                 metrics.INSERT_SECONDS.observe(time.perf_counter() - started)
                 metrics.TOUCHPOINTS_INSERTED.inc(inserted)
                 self._last_insert = int(time.time())
-                if self._failures:
+                if self._failures and unavailable is None:
                     log.warning("ClickHouse takes rows again; spooled rows replayed")
-            self._failures = 0
+            if unavailable is None:
+                self._failures = 0
+        if unavailable is not None:
+            self._failures += 1
+            self._note(str(unavailable))
+            if self._failures == 1:
+                log.warning("ClickHouse (or a shard of it) does not answer, spooling to disk: %s", unavailable)
 
     def _keep(self, path, segment):
         """Keep a segment's rows in memory for the next try (when there is room)."""

@@ -181,5 +181,5 @@ def derive_history(store, site, journey, build, status, budget_seconds=2.0, as_o
 def forget_other_builds(store, site, journey_id, build):
     """Delete the state rows of a journey's earlier builds once ``build`` is ready (the
     transitions of every build stay: they are the log)."""
-    store.execute("ALTER TABLE journey_state DELETE WHERE site = %(site)s AND journey_id = %(j)s AND build != %(b)s",
-                  {"site": site, "j": journey_id, "b": build})
+    store.delete_where("journey_state", "site = %(site)s AND journey_id = %(j)s AND build != %(b)s",
+                       {"site": site, "j": journey_id, "b": build})

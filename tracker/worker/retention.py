@@ -42,9 +42,7 @@ def data_from_ms(months, now=None):
 
 
 def _partitions(store, table):
-    rows = store.query("SELECT DISTINCT partition FROM system.parts WHERE database = %(db)s AND table = %(t)s "
-                       "AND active", {"db": store.database, "t": table})
-    return sorted(int(p.strip("'")) for (p,) in rows)
+    return sorted(int(p.strip("'")) for p in store.partitions(table))
 
 
 def _sites_in(store, table, month):
@@ -73,7 +71,7 @@ def apply_retention(store, now=None, budget_seconds=10.0):
             if not expired:
                 continue
             if expired == present:
-                store.execute(f"ALTER TABLE {table} DROP PARTITION %(m)s", {"m": month})
+                store.mutate(table, "DROP PARTITION %(m)s", {"m": month})
             else:
                 mutations.delete(store, table, f"site IN %(sites)s AND {MONTHLY[table]} = %(m)s",
                                  {"sites": tuple(sorted(expired)), "m": month})
