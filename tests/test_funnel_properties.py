@@ -216,7 +216,7 @@ def load(store, events, link_laptop):
 
 # ---------------------------------------------------------------- the properties ---------
 
-@settings(max_examples=int(os.environ.get("PROPERTY_EXAMPLES", 30)), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=int(os.environ.get("PROPERTY_EXAMPLES", 20)), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                    HealthCheck.too_slow])
 @given(journey=JOURNEYS, specs=st.lists(EVENT, min_size=1, max_size=10), link=st.booleans(),
        end_offset=st.sampled_from([0, 1000, 2 * W]), as_of_offset=st.sampled_from([W // 2, W + 500, 3 * W]))

@@ -67,7 +67,7 @@ def count_transitions(store, site):
     return store.query("SELECT count() FROM journey_transitions WHERE site = %(site)s", {"site": site}).scalar()
 
 
-@settings(max_examples=int(os.environ.get("PROPERTY_EXAMPLES", 8)), deadline=None,
+@settings(max_examples=int(os.environ.get("PROPERTY_EXAMPLES", 4)), deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(journey=JOURNEYS, edited=st.one_of(st.none(), JOURNEYS), specs=st.lists(EVENT, min_size=1, max_size=10),
        cuts=st.lists(st.integers(0, 10), max_size=3), shuffle=st.randoms(use_true_random=False),
