@@ -89,6 +89,24 @@ def test_two_workers_write_nothing_twice_and_one_takes_over(store):
         second.stop()
 
 
+def test_a_failing_side_step_leaves_the_journey_work_of_the_round_standing(store):
+    definitions.save(store, "s1", "booking", definitions.validate_definition(BOOKING))
+    worker = JourneyWorker(store)
+    worker.run_once()
+
+    def broken(**kwargs):
+        raise RuntimeError("the audit table is gone")
+
+    worker.retention.maybe_run = worker.late_erasures.maybe_run = broken
+    now = int(time.time() * 1000)
+    store.insert("events", EVENT_COLUMNS, [touchpoint("ann", now - 1000)])
+    done = worker.run_once()
+    worker.stop()
+    assert done["persons"] == 1 and worker.totals["errors"] == 2
+    assert "late erasures: RuntimeError: the audit table is gone" == worker.last_error["error"]
+    assert transitions_of(store, "ann")[0][0] == "entered"
+
+
 def test_the_worker_survives_an_exception_and_reports_it(store, monkeypatch):
     from tracker.worker import loop
 

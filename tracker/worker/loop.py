@@ -105,11 +105,12 @@ class JourneyWorker:
         if as_of is not None or time.monotonic() - self._last_sweep >= SWEEP_SECONDS:
             self._last_sweep = time.monotonic()
             done["transitions"] += sweep(self.store, readable, as_of)
-        self.retention.maybe_run(force=as_of is not None, now=as_of and as_of / 1000)
-        self.late_erasures.maybe_run(force=as_of is not None)
+        self._aside("retention", self.retention.maybe_run, force=as_of is not None, now=as_of and as_of / 1000)
+        self._aside("late erasures", self.late_erasures.maybe_run, force=as_of is not None)
         self.feed.save()
         self._histories(readable, as_of)  # last: what arrived comes first
-        self._automations()  # after them: it acts on the transitions this round recorded
+        # after them: it acts on the transitions this round recorded
+        self.last_automations = self._aside("automations", self.automations.step) or self.last_automations
         metrics.JOURNEY_PERSONS.inc(done["persons"])
         for key in ("persons", "transitions"):
             self.totals[key] += done[key]
@@ -128,15 +129,17 @@ class JourneyWorker:
             return True
         return False
 
-    def _automations(self):
-        """Act on the transitions recorded (the automations' step); a failure there is kept
-        and reported like any other, and the journey work of the round stands."""
+    def _aside(self, name, step, *args, **kwargs):
+        """Run a step beside the journey work (retention, late erasures, the automations): a
+        failure there is kept and reported like any other, and the journey work of the round
+        stands (the feed's watermark, the histories). Returns the step's answer, None on failure."""
         try:
-            self.last_automations = self.automations.step()
+            return step(*args, **kwargs)
         except Exception as exc:
             self.totals["errors"] += 1
-            self.last_error = {"at": int(time.time()), "error": f"automations: {type(exc).__name__}: {exc}"}
-            log.exception("the automations' step failed; the worker goes on")
+            self.last_error = {"at": int(time.time()), "error": f"{name}: {type(exc).__name__}: {exc}"}
+            log.exception("the journey worker's %s step failed; the worker goes on", name)
+            return None
 
     def _builds(self, journeys, as_of):
         """Advance the builds of journeys whose definition changed; return the journeys whose
