@@ -5,8 +5,7 @@ from .. import current
 from ..errors import ApiError
 from ..journeys import definitions, persons, reports, state
 from ..journeys.definitions import JourneySchema
-from ..store.sites import get_site
-from ..worker.retention import data_from_ms
+from ..worker.retention import site_data_from_ms
 from . import openapi, schemas
 from .auth import site_access
 from .params import FunnelArgs, PeopleArgs, PersonArgs, SearchArgs, TransitionArgs, query_args
@@ -16,8 +15,7 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 def _retention(site):
     """``{"data_from": ms}`` when the site keeps only some months of touchpoints, else {}."""
-    found = get_site(current.store(), site)
-    data_from = data_from_ms(found["retention_months"]) if found else None
+    data_from = site_data_from_ms(current.store(), site)
     return {"data_from": data_from} if data_from else {}
 
 

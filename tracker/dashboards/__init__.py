@@ -35,12 +35,10 @@ def _retention():
     set), else None. Asked only by the pages that show it."""
     def kept_from():
         from .. import current
-        from ..store.sites import get_site
-        from ..worker.retention import data_from_ms
+        from ..worker.retention import site_data_from_ms
 
         site = (request.view_args or {}).get("site")
-        found = site and get_site(current.store(), site)
-        ms = found and data_from_ms(found["retention_months"])
+        ms = site and site_data_from_ms(current.store(), site)
         return datetime.fromtimestamp(ms / 1000, timezone.utc).date() if ms else None
 
     return {"kept_from": kept_from}

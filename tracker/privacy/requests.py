@@ -34,6 +34,12 @@ def _scope(store, site, person):
             "subjects": tuple(sorted(set(visitors) | {person}))}
 
 
+def _counts(store, tables, params):
+    """{table: rows of the person in it}."""
+    return {table: store.query(f"SELECT count() FROM {table} WHERE {PERSON_TABLES[table]}", params).scalar()
+            for table in tables}
+
+
 def _rows(store, table, params, order=""):
     return store.query(f"SELECT * FROM {table} WHERE {PERSON_TABLES[table]} {order}", params).dicts()
 
@@ -74,8 +80,7 @@ def erase_person(store, site, person, actor, wait_seconds=60.0):
     # Refuse first: nothing the person sends from now on lands behind the deletion.
     blocks.set_blocked(store, site, person, set(params["visitors"]) - {person}, True)
     tables = sorted(existing_tables_of(store))
-    counts = {table: store.query(f"SELECT count() FROM {table} WHERE {PERSON_TABLES[table]}", params).scalar()
-              for table in tables}
+    counts = _counts(store, tables, params)
     for table in tables:
         if counts[table]:
             mutations.delete(store, table, PERSON_TABLES[table], params)
@@ -89,8 +94,7 @@ def leftovers(store, site, person, visitors):
     """{table: rows} still holding ``person`` or ``visitors``."""
     params = {"site": site, "person": person, "visitors": tuple(visitors),
               "subjects": tuple(sorted(set(visitors) | {person}))}
-    found = {table: store.query(f"SELECT count() FROM {table} WHERE {PERSON_TABLES[table]}", params).scalar()
-             for table in sorted(existing_tables_of(store))}
+    found = _counts(store, sorted(existing_tables_of(store)), params)
     return {table: n for table, n in found.items() if n}
 
 

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from ..journeys import definitions
 from ..privacy import audit
 from ..store import mutations
-from ..store.sites import list_sites
+from ..store.sites import get_site, list_sites
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,13 @@ def data_from_ms(months, now=None):
         return None
     month = first_kept_month(months, now)
     return int(datetime(month // 100, month % 100, 1, tzinfo=timezone.utc).timestamp() * 1000)
+
+
+def site_data_from_ms(store, site):
+    """Unix milliseconds from which ``site`` keeps touchpoints, or None (no retention, or no such
+    site): what the API's answers and the dashboards' pages say."""
+    found = get_site(store, site)
+    return data_from_ms(found["retention_months"]) if found else None
 
 
 def _partitions(store, table):
