@@ -11,9 +11,11 @@ later runs reuse them. Printed, not asserted. A figure whose query goes over the
 limits (``QUERY_SETTINGS``: 30 s, 4 GB) is printed as failed, with the reason.
 """
 import argparse
+import logging
 import statistics
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -66,6 +68,11 @@ SELECT level, count() FROM (
     SELECT visitor_id, windowFunnel(1209600)(event_time, {conds}) AS level
     FROM events WHERE site = 'bench' AND is_bot = 0 GROUP BY visitor_id)
 GROUP BY level ORDER BY level"""
+
+
+# The generated touchpoints' days, whole (UTC).
+WHOLE_DAYS = (f"from={datetime.fromtimestamp(BASE_S, timezone.utc).date()}"
+              f"&to={datetime.fromtimestamp(BASE_S + 45 * DAY_S, timezone.utc).date()}")
 
 
 class Failed(Exception):
@@ -144,7 +151,7 @@ def journey_state_figures(store, client, headers, rows, runs, live_funnel_s):
     print(f"{'history of stage changes':26} {took:8.1f} s   ({persons / took:,.0f} people/s, in the background: "
           f"reads use the state meanwhile)")
 
-    window = f"from={BASE_S * 1000}&to={(BASE_S + 45 * DAY_S) * 1000}"
+    window = WHOLE_DAYS  # as the dashboards ask, and the API by default: whole days, from the sums
     conds = ", ".join(f"type = 'pageview' AND name = '{n}'" for n in STAGES)
     raw_m = report("raw windowFunnel", lambda: store.query(WINDOW_FUNNEL_SQL.format(conds=conds)), runs)
 
@@ -309,6 +316,7 @@ def run(kind, config, rows, runs):
 
 
 def main():
+    logging.getLogger("tracker.requests").setLevel(logging.WARNING)  # a line per request is not a figure
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=10_000_000, help="touchpoints (10 per person)")
     parser.add_argument("--runs", type=int, default=5, help="runs per timed query")

@@ -27,9 +27,10 @@ def test_a_day_as_the_end_of_a_range_is_the_whole_day():
     assert (query["start"], query["end"]) == (DAY_START, DAY_START + DAY_MS - 1)
 
 
-def test_funnel_defaults_to_the_30_days_up_to_as_of():
+def test_funnel_defaults_to_the_30_whole_days_up_to_as_of():
     query = load_args(FunnelArgs(), {"as_of": str(NOON), "ignored": "x"})
-    assert query == {"start": NOON - 30 * DAY_MS, "end": NOON, "as_of": NOON, "breakdown": None}
+    first_day = int(datetime(2024, 2, 5, tzinfo=timezone.utc).timestamp() * 1000)  # 29 days before March 5
+    assert query == {"start": first_day, "end": NOON, "as_of": NOON, "breakdown": None}
 
 
 @pytest.mark.parametrize("schema, args, field, reason", [

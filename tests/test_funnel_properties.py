@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from tracker.ingest.touchpoints import EVENT_COLUMNS
 from tracker.journeys import reports
+from tracker.journeys.durations import bucket
 from tracker.journeys.rules import glob_regex
 
 DAY = 86_400_000
@@ -145,7 +146,7 @@ def reference_funnel(people, journey, as_of):
         figures = {"reached": len(reached), "in_progress": len(open_) if j < k - 1 else 0,
                    "dropped": len(at) - len(open_) if j < k - 1 else 0}
         for name, base in (("previous", max(j - 1, 0)), ("start", 0)):
-            values = [(p[2][j] - p[2][base]) / 1000 for p in reached]
+            values = [bucket(p[2][j] - p[2][base]) / 1000 for p in reached]  # as the funnel rounds them
             has = j > 0 and values
             figures[f"median_seconds_from_{name}"] = round(quantile(values, 0.5), 3) if has else None
             figures[f"p90_seconds_from_{name}"] = round(quantile(values, 0.9), 3) if has else None

@@ -7,12 +7,17 @@ import uuid
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from test_funnel_properties import BASE, EVENT, JOURNEYS, W, build_events, row
+from test_funnel_properties import BASE, DAY, EVENT, JOURNEYS, W, build_events, row
 from tracker.ingest.touchpoints import EVENT_COLUMNS
 from tracker.journeys import definitions, reports, state, transitions
 from tracker.worker import JourneyWorker
 
 AS_OF = BASE + 3 * W
+DAY0 = BASE - BASE % DAY  # the UTC day of BASE (its touchpoints reach into the next two)
+DAY1 = DAY0 + DAY
+# Ranges that cut a day are read from the state rows, ranges of whole days from their sums.
+RANGES = ((BASE, BASE + 1000), (BASE, AS_OF), (BASE + W, AS_OF),
+          (DAY0, AS_OF), (DAY1, AS_OF), (0, DAY1 - 1), (DAY1, DAY1 + DAY - 1), (DAY0, DAY1 + DAY - 1))
 STATUSES = ("reached", "at", "in_progress", "dropped", "stalled")
 
 
@@ -30,19 +35,20 @@ def assert_state_equals_live(store, site, journey_id):
     journey = definitions.get(store, site, journey_id)
     build = state.build_of(journey)
     assert state.build_status(store, site, journey)["status"] == "ready"
-    for start, end in ((BASE, BASE + 1000), (BASE, AS_OF), (BASE + W, AS_OF)):
+    for start, end in RANGES:
         for breakdown in (None, "channel", "first_touch_channel"):
             live = reports.funnel(store, journey, site, start, end, AS_OF, breakdown)
             stored = reports.funnel(store, journey, site, start, end, AS_OF, breakdown, build=build)
             assert stored == live, (start, end, breakdown)
-    for status in STATUSES:
-        for stage in [None] + list(range(1, len(journey["stages"]) + 1)):
-            if status != "reached" and stage is None and status != "at":
-                continue
-            args = (store, journey, site, status, stage, AS_OF)
-            live, _ = reports.people(*args, limit=500)
-            stored, _ = reports.people(*args, limit=500, build=build)
-            assert stored == live, (status, stage)
+    for start, end in ((0, AS_OF), (DAY1, AS_OF), (0, DAY1 - 1)):
+        for status in STATUSES:
+            for stage in [None] + list(range(1, len(journey["stages"]) + 1)):
+                if status != "reached" and stage is None and status != "at":
+                    continue
+                args = (store, journey, site, status, stage, AS_OF)
+                live, _ = reports.people(*args, limit=500, start_ms=start, end_ms=end)
+                stored, _ = reports.people(*args, limit=500, start_ms=start, end_ms=end, build=build)
+                assert stored == live, (status, stage, start, end)
     return journey, build
 
 

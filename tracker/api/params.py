@@ -91,9 +91,11 @@ class QueryArgs(Schema):
 
 
 class FunnelArgs(QueryArgs):
-    """Entries from ``from`` to ``to`` (default the 30 days up to ``as_of``, which defaults to now)."""
+    """Entries from ``from`` to ``to`` (default the 30 whole days up to ``as_of``, today included;
+    ``as_of`` defaults to now)."""
 
-    from_ = TimeMs(data_key="from", metadata={"description": "First entry time (default 30 days before 'to')"})
+    from_ = TimeMs(data_key="from", metadata={"description": "First entry time (default the start of the UTC "
+                                                            "day 29 days before 'to': 30 whole days)"})
     to = TimeMs(end_of_day=True, metadata={"description": "Last entry time, a whole day when a date "
                                                           "(default and at most as_of)"})
     as_of = TimeMs(metadata={"description": "The time the figures are as of (default now)"})
@@ -103,7 +105,8 @@ class FunnelArgs(QueryArgs):
     def _range(self, data, **kwargs):
         as_of = data.get("as_of", now_ms())
         end = min(data.get("to", as_of), as_of)
-        start = data.get("from_", end - DEFAULT_DAYS * DAY_MS)
+        # whole days, as the dashboards ask: a range of days is read from journey state's sums
+        start = data.get("from_", end - end % DAY_MS - (DEFAULT_DAYS - 1) * DAY_MS)
         if start > end:
             raise ValidationError("after 'to' (or after as_of)", "from")
         return {"start": start, "end": end, "as_of": as_of, "breakdown": data.get("breakdown")}

@@ -39,21 +39,32 @@ class TransitionFeed:
         self.store.insert("worker_status", ["name", "value", "version"],
                           [(WATERMARK, str(self.watermark), time.time_ns())])
 
-    def read(self):
-        """Transitions (dicts) not read before."""
+    def read(self, journeys):
+        """Transitions (dicts) not read before, of ``journeys`` ({(site, journey id)}: those an
+        enabled automation acts on; the others' are passed over, and an automation enabled later
+        finds what it needs by its catch-up)."""
         if self.watermark is None:
             self.load()
-        rows = self.store.query(f"""
-            SELECT {', '.join(TRANSITION_COLUMNS)}, toUInt32(inserted_at) AS inserted FROM automation_feed
-            WHERE inserted_at >= %(since)s ORDER BY inserted_at, id LIMIT %(limit)s""",
-                                {"since": self.watermark - OVERLAP_SECONDS, "limit": self.limit}).dicts()
+        since = self.watermark - OVERLAP_SECONDS
+        rows = []
+        if journeys:
+            rows = self.store.query(f"""
+                SELECT {', '.join(TRANSITION_COLUMNS)}, toUInt32(inserted_at) AS inserted FROM automation_feed
+                WHERE inserted_at >= %(since)s AND concat(site, ':', journey_id) IN %(journeys)s
+                ORDER BY inserted_at, id LIMIT %(limit)s""",
+                                    {"since": since, "journeys": tuple(sorted(f"{s}:{j}" for s, j in journeys)),
+                                     "limit": self.limit}).dicts()
         fresh = [row for row in rows if row["id"] not in self._seen]
         self._seen.update((row["id"], row["inserted"]) for row in rows)
-        if rows:
+        if len(rows) == self.limit:
             self.watermark = max(self.watermark, rows[-1]["inserted"])
-            if len(rows) == self.limit and not fresh:  # a second holds more than a read: move past it
+            if not fresh:  # a second holds more than a read: move past it
                 log.warning("more than %d transitions in the feed's overlap: skipping ahead", self.limit)
                 self.watermark += 1
+        else:  # everything up to the newest row was read
+            newest = self.store.query("SELECT toUInt32(max(inserted_at)) FROM automation_feed "
+                                      "WHERE inserted_at >= %(since)s", {"since": since}).scalar()
+            self.watermark = max(self.watermark, newest or 0)
         cutoff = self.watermark - OVERLAP_SECONDS
         self._seen = {key: at for key, at in self._seen.items() if at >= cutoff}
         return fresh

@@ -67,7 +67,7 @@ class Automations:
         automations = [a for a in definitions.list_every(self.store) if a["enabled"]]
         journeys = {(site, j["id"]): j for site, j in journey_definitions.list_every(self.store)}
         enqueued = self._catch_up(automations, journeys, now)
-        fresh = self.feed.read()
+        fresh = self.feed.read({(a["site"], a["definition"]["journey"]) for a in automations})
         enqueued += self._match(fresh, automations, journeys, now)
         self.feed.save()
         if time.monotonic() - self._pruned_at > PRUNE_SECONDS:

@@ -23,6 +23,7 @@ The pieces, innermost first:
 """
 from ..clock import DAY_MS
 from .definitions import window_ms
+from .durations import LEVELS, bucket_sql
 from .rules import BREAKDOWNS, ENTRY_BREAKDOWNS, PERSON_BREAKDOWNS, RULE_COLUMNS, Params, rule_sql
 
 # On top of the store's limits (time, memory, spilling): the JIT compiles an expression after
@@ -490,7 +491,8 @@ def status_sql(q, stage=None):
 # -- 5. funnel and people ----------------------------------------------------------------
 
 def _quantiles(expr, cond):
-    return f"quantilesExactIf(0.5, 0.9)(({expr}) / 1000, {cond})"
+    """The median and p90 in seconds of a time in ms, rounded as journey state keeps it."""
+    return f"quantilesExactIf({', '.join(map(str, LEVELS))})({bucket_sql(expr)} / 1000, {cond})"
 
 
 def funnel_figures(q):

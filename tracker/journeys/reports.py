@@ -4,7 +4,7 @@ import json
 
 from ..clock import DAY_MS
 from ..clock import now_ms
-from . import engine, state
+from . import engine, state, tally
 from .definitions import window_ms
 from .engine import QUERY_SETTINGS, Query
 
@@ -44,14 +44,9 @@ def _stages(journey, row):
     return stages
 
 
-# A read as of "now" (give or take this) may come from journey state; an earlier as_of needs
-# the touchpoints themselves, through the live engine.
-STATE_AS_OF_SLACK_MS = 60_000
-
-
 def current_enough(as_of_ms):
     """Whether a read as of ``as_of_ms`` may come from journey state."""
-    return as_of_ms >= now_ms() - STATE_AS_OF_SLACK_MS
+    return as_of_ms >= now_ms() - state.AS_OF_SLACK_MS
 
 
 def source(store, site, journey, as_of_ms):
@@ -75,9 +70,14 @@ def _query(journey, site, start_ms, end_ms, as_of_ms, breakdown, build):
 
 def funnel(store, journey, site, start_ms, end_ms, as_of_ms, breakdown=None, build=None):
     """The funnel of ``journey`` for entries in [start_ms, end_ms], as of ``as_of_ms``; from the
-    journey state of ``build`` when given."""
-    q, persons = _query(journey, site, start_ms, end_ms, as_of_ms, breakdown, build)
-    rows = _run(store, engine.funnel_sql(q, persons), q).dicts()
+    journey state of ``build`` when given (its sums, for a range of whole days)."""
+    range_days = tally.days(start_ms, end_ms, as_of_ms) if build else None
+    if range_days:
+        q = Query(journey, site, start_ms, end_ms, as_of_ms, breakdown)
+        rows = tally.funnel_rows(store, q, build, range_days)
+    else:
+        q, persons = _query(journey, site, start_ms, end_ms, as_of_ms, breakdown, build)
+        rows = _run(store, engine.funnel_sql(q, persons), q).dicts()
     total = next((r for r in rows if r["total"]), None)
     result = {"people": total["people"] if total else 0,
               "stages": _stages(journey, total) if total else _stages(journey, _empty(q.k))}
@@ -138,9 +138,14 @@ def people(store, journey, site, status, stage, as_of_ms, limit=50, cursor=None,
            start_ms=0, end_ms=None, build=None):
     """A page of the people of a journey with ``status`` (at/in_progress/dropped/stalled/reached);
     from the journey state of ``build`` when given."""
-    q, persons = _query(journey, site, start_ms, as_of_ms if end_ms is None else end_ms, as_of_ms, None, build)
-    sql = engine.people_sql(q, status, stage, descending, cursor, limit + 1, persons)
-    rows = _run(store, sql, q)
+    end_ms = as_of_ms if end_ms is None else end_ms
+    range_days = tally.days(start_ms, end_ms, as_of_ms) if build else None
+    if range_days:
+        q = Query(journey, site, start_ms, end_ms, as_of_ms)
+        rows = tally.people_rows(store, q, build, range_days, status, stage, descending, cursor, limit + 1)
+    else:
+        q, persons = _query(journey, site, start_ms, end_ms, as_of_ms, None, build)
+        rows = _run(store, engine.people_sql(q, status, stage, descending, cursor, limit + 1, persons), q)
     page = [dict(person=r[0], **_stage_info(journey, r[1], r[2], list(r[3]), r[4], as_of_ms)) for r in rows[:limit]]
     next_cursor = encode_cursor(rows[limit - 1][4], rows[limit - 1][0]) if len(rows) > limit else None
     return page, next_cursor
@@ -151,17 +156,27 @@ def person_stages_from_state(store, journeys, site, person, as_of_ms):
     ({journey id: (definition, build)}), in one query."""
     if not journeys:
         return {}
-    keys = [f"{journey_id}:{build}" for journey_id, (_, build) in journeys.items()]
+    keys, params = _person_keys(site, person, journeys)
     rows = store.query(f"""
         SELECT journey_id, best.1 AS stage, best.2 AS entry, best.3 AS times, last_ts, capped
         FROM (SELECT journey_id, a_entry, a_stage, a_times, a_values, last_ts, capped
               FROM journey_state FINAL
-              WHERE site = %(site)s AND person = %(person)s AND concat(journey_id, ':', build) IN %(keys)s)
-        ARRAY JOIN {engine.pick_best_sql(state.ATTEMPTS_UNTIL_AS_OF)} AS best""",
-                       {"site": site, "person": person, "keys": tuple(keys), "as_of": as_of_ms})
+              WHERE {keys})
+        ARRAY JOIN {engine.pick_best_sql(state.ATTEMPTS_UNTIL_AS_OF)} AS best""", dict(params, as_of=as_of_ms))
     return {r["journey_id"]: dict(_stage_info(journeys[r["journey_id"]][0], r["stage"], r["entry"], list(r["times"]),
                                               r["last_ts"], as_of_ms), capped=bool(r["capped"]))
             for r in rows.dicts()}
+
+
+def _person_keys(site, person, journeys):
+    """A filter on one person's rows in ``journeys``' builds ({journey id: (definition, build)}),
+    by the tables' keys (site, journey, person), so that it reads a few granules, and its values."""
+    params = {"site": site, "person": person}
+    terms = []
+    for i, (journey_id, (_, build)) in enumerate(sorted(journeys.items())):
+        params[f"j{i}"], params[f"b{i}"] = journey_id, build
+        terms.append(f"(journey_id = %(j{i})s AND build = %(b{i})s)")
+    return f"site = %(site)s AND person = %(person)s AND ({' OR '.join(terms)})", params
 
 
 def stage_history(store, site, person, journeys):
@@ -169,11 +184,11 @@ def stage_history(store, site, person, journeys):
     ({journey id: (definition, build)})."""
     if not journeys:
         return {}
-    keys = [f"{journey_id}:{build}" for journey_id, (_, build) in journeys.items()]
-    rows = store.query("""
+    keys, params = _person_keys(site, person, journeys)
+    rows = store.query(f"""
         SELECT journey_id, kind, from_stage, to_stage, at_ms, dwell_ms, run_ms FROM journey_transitions FINAL
-        WHERE site = %(site)s AND person = %(person)s AND concat(journey_id, ':', build) IN %(keys)s
-        ORDER BY at_ms, detected_ms, kind LIMIT 1000""", {"site": site, "person": person, "keys": tuple(keys)})
+        WHERE {keys}
+        ORDER BY at_ms, detected_ms, kind LIMIT 1000""", params)
     history = {}
     for journey_id, kind, from_stage, to_stage, at_ms, dwell_ms, run_ms in rows:
         history.setdefault(journey_id, []).append({

@@ -6,24 +6,32 @@ touchpoint times); statuses (in progress, dropped, stalled) are derived when rea
 times and ``as_of``, so time passing needs no write. A row belongs to a *build*: the definition
 and engine it was computed with. After an edit the worker computes a new build in the
 background, and until it is ready, reads of that journey use the live engine.
+
+Every write replaces a person's row by a pair: a copy of the row it replaces with ``sign`` -1,
+and the new row. Views over the table (migration 0050) keep its sums, ``journey_tally`` and
+``journey_people``, from both, so the sums always describe the newest rows; funnels and people
+lists read those (``tally.py``).
 """
 import hashlib
 import json
 import time
 from dataclasses import dataclass, field
 
+from ..clock import DAY_MS
 from ..clock import now_ms  # noqa: F401  (the worker reads it as state.now_ms)
 from . import engine
+from .definitions import window_ms
 from .rules import ENTRY_BREAKDOWNS
 
 # Raise when the engine's semantics or the state's shape change: every journey is rebuilt.
-ENGINE_VERSION = "1"
+ENGINE_VERSION = "2"  # 2: the sums of migration 0050, times rounded (durations.py)
 # What a definition may change without changing anyone's stage.
 _DISPLAY_ONLY = ("id", "name", "description")
 
 STATE_COLUMNS = ["site", "journey_id", "person", "build", "a_entry", "a_stage", "a_times", "a_values",
                  "stage", "entry", "times", "vals", "entry_min", "entry_max",
-                 "first_channel", "last_ts", "touch_times", "capped", "computed_at", "next_deadline", "version"]
+                 "first_channel", "last_ts", "touch_times", "capped", "computed_at", "next_deadline", "version",
+                 "settled", "sign"]
 TRANSITION_COLUMNS = ["id", "site", "journey_id", "person", "kind", "run_ms", "from_stage", "to_stage", "at_ms",
                       "detected_ms", "dwell_ms", "cause_event_id", "cause_type", "cause_name", "cause_url",
                       "cause_channel", "cause_campaign", "build"]
@@ -31,6 +39,11 @@ BUILD_COLUMNS = ["site", "journey_id", "build", "status", "persons", "transition
                  "updated_at", "error", "version"]
 # A rebuild computes every person of a journey in one statement: it may take long.
 REBUILD_SECONDS = 3600
+# A read as of "now" (give or take this) may come from journey state; an earlier as_of needs
+# the touchpoints themselves, through the live engine. A person is settled (nothing changes
+# for them with time) only once their last deadline is this far behind the computation, so a
+# read from state, never earlier than that, sees them as settled too.
+AS_OF_SLACK_MS = 60_000
 ENGINE_COLUMNS = ["person", "a_entry", "a_stage", "a_times", "a_values", "stage", "entry", "times", "vals",
                   "entry_min", "entry_max", "first_channel", "last_ts", "touch_times", "capped"]
 
@@ -64,6 +77,8 @@ class PersonState:
     capped: int = 0
     computed_at: int = 0
     next_deadline: int = 0
+    settled: int = 0
+    version: int = 0
 
     @classmethod
     def from_row(cls, row):
@@ -74,9 +89,15 @@ class PersonState:
         """Clean attempts as ``[(entry, stage, times)]``."""
         return [(e, s, list(t)) for e, s, t in zip(self.a_entry, self.a_stage, self.a_times)]
 
-    def row(self, site, journey_id, build, version):
-        values = dict(self.__dict__, site=site, journey_id=journey_id, build=build, version=version)
+    def row(self, site, journey_id, build, version, sign=1):
+        values = dict(self.__dict__, site=site, journey_id=journey_id, build=build, version=version, sign=sign)
         return tuple(values[c] for c in STATE_COLUMNS)
+
+    def settles_at(self, journey):
+        """When nothing about the person changes with time any more (every window from their
+        entries closed, silent past the stall time), with the read slack: then ``settled``."""
+        last = max(self.entry_max + window_ms(journey), self.last_ts + journey["stall_after_days"] * DAY_MS)
+        return last + AS_OF_SLACK_MS + 1
 
 
 def _state_filter():
@@ -95,11 +116,15 @@ def read_states(store, site, journey_id, build, persons):
     return {row["person"]: PersonState.from_row(row) for row in rows.dicts()}
 
 
-def write_states(store, site, journey_id, build, states):
-    """Store new versions of person states (an empty one stands for a person who left)."""
+def write_states(store, site, journey_id, build, states, replaced=()):
+    """Store new versions of person states (an empty one stands for a person who left), each
+    with the copy that takes its previous row (``replaced``: the rows as read, None for a person
+    who had none) out of the sums. One insert: the sums change at once."""
     version = time.time_ns()
-    store.insert("journey_state", STATE_COLUMNS,
-                 [state.row(site, journey_id, build, version + i) for i, state in enumerate(states)])
+    rows = [old.row(site, journey_id, build, old.version, sign=-1) for old in replaced if old and old.a_entry]
+    newest = max((old.version for old in replaced if old), default=0)
+    rows += [state.row(site, journey_id, build, max(version, newest + 1) + i) for i, state in enumerate(states)]
+    store.insert("journey_state", STATE_COLUMNS, rows)
 
 
 def computed_states(store, journey, site, persons, visitors, as_of):
@@ -116,11 +141,14 @@ def insert_all_states(store, journey, site, build, as_of):
     """Compute every person's state in ClickHouse and store it (a rebuild's first step), with
     no transitions derived yet (``computed_at`` 0). Returns nothing: it is one INSERT SELECT."""
     q = engine.Query(journey, site, 0, as_of, as_of, state=True)
-    q.params.values.update(journey_id=journey["id"], build=build, version=time.time_ns())
+    q.params.values.update(journey_id=journey["id"], build=build, version=time.time_ns(), stall=q.stall_ms,
+                           slack=AS_OF_SLACK_MS)
+    # settled: as PersonState.settles_at says
     store.execute(f"""
         INSERT INTO journey_state ({', '.join(STATE_COLUMNS)})
         SELECT %(site)s, %(journey_id)s, person, %(build)s, {', '.join(ENGINE_COLUMNS[1:])},
-               toUInt64(0), toUInt64(0), toUInt64(%(version)s)
+               toUInt64(0), toUInt64(0), toUInt64(%(version)s),
+               toUInt8(greatest(entry_max + %(window)s, last_ts + %(stall)s) + %(slack)s + 1 <= %(as_of)s), toInt8(1)
         FROM ({engine.state_sql(q)})
         WHERE notEmpty(a_entry)""", q.params.values,
                   # As a report's query: spilling its GROUP BY to disk, with the rebuild's own time limit.
@@ -150,13 +178,52 @@ def states_without_transitions(store, site, journey_id, build, after, until=None
 
 
 def due_states(store, as_of, limit=5000):
-    """States whose next time-driven change is due: [(site, journey_id, build, PersonState)]."""
+    """States whose next time-driven change is due: [(site, journey_id, build, PersonState)].
+
+    The candidates come from a plain read of the deadlines (FINAL over the whole table would
+    merge every row); only theirs are read with FINAL, and kept if still due."""
+    candidates = store.query("""
+        SELECT site, journey_id, groupUniqArray(person) FROM (
+            SELECT DISTINCT site, journey_id, person FROM journey_state
+            WHERE next_deadline > 0 AND next_deadline <= %(as_of)s AND sign = 1 LIMIT %(limit)s)
+        GROUP BY site, journey_id""", {"as_of": as_of, "limit": limit})
     columns = [c for c in STATE_COLUMNS if c in PersonState.__dataclass_fields__]
+    due = []
+    for site, journey_id, persons in candidates:
+        rows = store.query(f"""
+            SELECT build, {', '.join(columns)} FROM journey_state FINAL
+            WHERE site = %(site)s AND journey_id = %(journey)s AND person IN (SELECT arrayJoin(%(persons)s))""",
+                           {"site": site, "journey": journey_id, "persons": sorted(persons)})
+        due += [(site, journey_id, r["build"], PersonState.from_row(r)) for r in rows.dicts()
+                if 0 < r["next_deadline"] <= as_of]
+    return due
+
+
+def cancel_persons(store, site, persons):
+    """Take ``persons`` out of every journey's sums (before their rows are erased): a copy of
+    each of their rows with ``sign`` -1."""
+    if not persons:
+        return
     rows = store.query(f"""
-        SELECT site, journey_id, build, {', '.join(columns)} FROM journey_state FINAL
-        WHERE next_deadline > 0 AND next_deadline <= %(as_of)s
-        ORDER BY site, journey_id LIMIT %(limit)s""", {"as_of": as_of, "limit": limit})
-    return [(r["site"], r["journey_id"], r["build"], PersonState.from_row(r)) for r in rows.dicts()]
+        SELECT {', '.join(STATE_COLUMNS)} FROM journey_state FINAL
+        WHERE site = %(site)s AND person IN (SELECT arrayJoin(%(persons)s)) AND notEmpty(a_entry)""",
+                       {"site": site, "persons": sorted(persons)})
+    cancels = [tuple(-1 if c == "sign" else v for c, v in zip(STATE_COLUMNS, row)) for row in rows]
+    if cancels:
+        store.insert("journey_state", STATE_COLUMNS, cancels)
+
+
+# The tables of one build: its rows, and the sums kept from them.
+BUILD_TABLES = ("journey_state", "journey_tally", "journey_people")
+
+
+def delete_builds(store, site, journey_id, condition, build):
+    """Delete the rows of a journey's builds where ``condition`` holds of ``build`` ('build =
+    %(b)s': a build computed again after a failure; 'build != %(b)s': the old builds, once
+    ``build`` is ready) from the state and its sums."""
+    for table in BUILD_TABLES:
+        store.delete_where(table, f"site = %(site)s AND journey_id = %(j)s AND {condition}",
+                           {"site": site, "j": journey_id, "b": build})
 
 
 # -- builds -------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import json
 import time
 
 from ..journeys import persons as people
+from ..journeys import state
 from ..store import mutations
 from . import audit, blocks
 
@@ -22,6 +23,7 @@ PERSON_TABLES = {
     "person_search": "site = %(site)s AND user_id = %(person)s",
     "journey_changes": "site = %(site)s AND (visitor_id IN %(visitors)s OR user_id = %(person)s)",
     "journey_state": "site = %(site)s AND person IN %(subjects)s",
+    "journey_people": "site = %(site)s AND person IN %(subjects)s",
     "journey_transitions": "site = %(site)s AND person IN %(subjects)s",
     "automation_feed": "site = %(site)s AND person IN %(subjects)s",
     "automation_outbox": "site = %(site)s AND person IN %(subjects)s",
@@ -81,13 +83,21 @@ def erase_person(store, site, person, actor, wait_seconds=60.0):
     blocks.set_blocked(store, site, person, set(params["visitors"]) - {person}, True)
     tables = sorted(existing_tables_of(store))
     counts = _counts(store, tables, params)
-    for table in tables:
-        if counts[table]:
-            mutations.delete(store, table, PERSON_TABLES[table], params)
+    _delete(store, site, counts, params)
     done = mutations.wait(store, tables, wait_seconds)
     audit.record(store, site, person, "erase", actor, {"rows": counts, "done": done,
                                                        "visitor_ids": list(params["visitors"])})
     return {"person": person, "rows": counts, "done": done}
+
+
+def _delete(store, site, counts, params):
+    """Start deleting the person's rows from the tables ``counts`` finds them in; their journey
+    state leaves the journeys' sums first (those count people, naming none)."""
+    if counts.get("journey_state"):
+        state.cancel_persons(store, site, params["subjects"])
+    for table, rows in counts.items():
+        if rows:
+            mutations.delete(store, table, PERSON_TABLES[table], params)
 
 
 def leftovers(store, site, person, visitors):
@@ -116,8 +126,7 @@ def erase_late_arrivals(store, since_ns, until_ns):
             continue
         params = {"site": site, "person": person, "visitors": tuple(sorted(visitors)),
                   "subjects": tuple(sorted(visitors))}
-        for table in found:
-            mutations.delete(store, table, PERSON_TABLES[table], params)
+        _delete(store, site, found, params)
         audit.record(store, site, person, "erase_late_arrivals", "journey-worker", {"rows": found})
         done.append((site, person, found))
     return done

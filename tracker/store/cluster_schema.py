@@ -52,6 +52,11 @@ SHARDED = {
     "overview_daily": "site",
     "journey_state": "person",
     "journey_transitions": "person",
+    # The sums of journey state (views beside each shard's state): a funnel adds every shard's.
+    # The tally names nobody; its rows of one person's shard stay on it, the key only spreads
+    # a direct insert.
+    "journey_tally": "value",
+    "journey_people": "person",
     # Automations: the feed (a view over journey_transitions, so beside them) and the outbox by
     # person; a delivery's attempts by its id (they carry no person). The definitions
     # (``automations``) are a small table.

@@ -3,6 +3,7 @@ new build computed in two steps (every state in one INSERT SELECT, then the tran
 import time
 
 from ..journeys import engine, state, transitions
+from ..store import mutations
 from ..journeys.definitions import window_ms
 from ..journeys.state import PersonState
 from .changes import visitors_of_persons
@@ -31,13 +32,17 @@ def derive(site, journey, build, before, after, as_of):
         if t.id not in known:
             fresh.setdefault(t.id, t)
     after.computed_at = as_of
-    after.next_deadline = transitions.next_deadline(after.attempts(), after.touch_times, journey, as_of)
+    deadline = transitions.next_deadline(after.attempts(), after.touch_times, journey, as_of)
+    settles = after.settles_at(journey)
+    after.settled = int(settles <= as_of)
+    # the sweep comes back when the person settles, too: the sums then drop their open row
+    after.next_deadline = deadline if after.settled else min(deadline or settles, settles)
     return list(fresh.values())
 
 
 def _unchanged(before, after):
     keep = ("a_entry", "a_stage", "a_times", "a_values", "first_channel", "last_ts", "touch_times", "capped",
-            "next_deadline")
+            "next_deadline", "settled")
     return before is not None and all(getattr(before, f) == getattr(after, f) for f in keep)
 
 
@@ -51,7 +56,7 @@ def update_persons(store, site, journey, build, persons, as_of=None):
         visitors = visitors_of_persons(store, site, batch)
         old = state.read_states(store, site, journey["id"], build, batch)
         new = state.computed_states(store, journey, site, batch, set().union(*visitors.values()), as_of)
-        states, changes = [], []
+        states, replaced, changes = [], [], []
         for person in batch:
             before = old.get(person)
             if before is None and person not in new:
@@ -61,8 +66,9 @@ def update_persons(store, site, journey, build, persons, as_of=None):
             if derived or not _unchanged(before, after):
                 changes += [(person, t) for t in derived]
                 states.append(after)
+                replaced.append(before)
         record(store, site, journey, build, changes, visitors, as_of)
-        state.write_states(store, site, journey["id"], build, states)
+        state.write_states(store, site, journey["id"], build, states, replaced)
         written += len(states)
         found += len(changes)
     return written, found
@@ -124,20 +130,26 @@ def sweep(store, journeys, as_of=None):
         journey = journeys.get((site, journey_id))
         if journey is None or state.build_of(journey) != build:
             continue
-        changes = []
+        changes, replaced = [], []
         for person_state in states:
             before = PersonState(**{**person_state.__dict__})
+            replaced.append(before)
             changes += [(person_state.person, t) for t in derive(site, journey, build, before, person_state, as_of)]
         visitors = visitors_of_persons(store, site, [s.person for s in states]) if changes else {}
         record(store, site, journey, build, changes, visitors, as_of)
-        state.write_states(store, site, journey_id, build, states)
+        state.write_states(store, site, journey_id, build, states, replaced)
         written += len(changes)
     return written
 
 
 def rebuild_states(store, site, journey, build, as_of=None):
-    """A new build's first step: every person's state, in ClickHouse. Readable afterwards."""
+    """A new build's first step: every person's state, in ClickHouse (and its sums, by the
+    views). Readable afterwards. A build computed again (after a failure) starts empty."""
     state.record_build(store, site, journey["id"], build, "building")
+    if store.query("SELECT count() FROM journey_state WHERE site = %(site)s AND journey_id = %(j)s "
+                   "AND build = %(build)s", {"site": site, "j": journey["id"], "build": build}).scalar():
+        state.delete_builds(store, site, journey["id"], "build = %(b)s", build)
+        mutations.wait(store, state.BUILD_TABLES, timeout=state.REBUILD_SECONDS)
     state.insert_all_states(store, dict(journey, id=journey["id"]), site, build, as_of or state.now_ms())
     persons = store.query("SELECT count() FROM journey_state FINAL WHERE site = %(site)s AND journey_id = %(j)s "
                           "AND build = %(build)s AND notEmpty(a_entry)",
@@ -164,13 +176,13 @@ def derive_history(store, site, journey, build, status, budget_seconds=2.0, as_o
         after, until = (bounds[at - 1] if at else ""), (bounds[at] if at < len(bounds) else None)
         pending = state.states_without_transitions(store, site, journey["id"], build, after, until)
         now = as_of or state.now_ms()
-        changes = []
+        changes, replaced = [], [PersonState(**{**s.__dict__}) for s in pending]
         for person_state in pending:
             changes += [(person_state.person, t) for t in derive(site, journey, build, None, person_state, now)]
         if pending:
             visitors = visitors_of_persons(store, site, [s.person for s in pending])
             record(store, site, journey, build, changes, visitors, now)
-            state.write_states(store, site, journey["id"], build, pending)
+            state.write_states(store, site, journey["id"], build, pending, replaced)
         done += len(pending)
         cursor["at"] = at + 1
     state.record_build(store, site, journey["id"], build, "transitions", persons=status.get("persons", 0),
@@ -179,7 +191,6 @@ def derive_history(store, site, journey, build, status, budget_seconds=2.0, as_o
 
 
 def forget_other_builds(store, site, journey_id, build):
-    """Delete the state rows of a journey's earlier builds once ``build`` is ready (the
-    transitions of every build stay: they are the log)."""
-    store.delete_where("journey_state", "site = %(site)s AND journey_id = %(j)s AND build != %(b)s",
-                       {"site": site, "j": journey_id, "b": build})
+    """Delete the state rows (and sums) of a journey's earlier builds once ``build`` is ready
+    (the transitions of every build stay: they are the log)."""
+    state.delete_builds(store, site, journey_id, "build != %(b)s", build)

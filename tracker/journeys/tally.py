@@ -1,0 +1,144 @@
+"""Funnels and people lists read from the sums of journey state (``journey_tally`` and
+``journey_people``, kept by the views of migrations/0050 from every write of ``journey_state``).
+
+A funnel over whole days is a sum over the tally's rows whose rectangle of days holds the
+range: a few thousand rows, however many people the journey has. In progress and stalled, which
+move with time, are counted from the open rows of people not yet settled, against ``as_of``.
+A people list reads one stage of ``journey_people``, newest last touchpoint first. Rows come
+in pairs until ClickHouse merges them (a row and the copy with ``n`` -1 that took it back):
+sums are unaffected, and a list drops the pairs it reads.
+
+Ranges whose bounds cut a day are read from the state rows themselves (``state.persons_sql``).
+"""
+from collections import defaultdict
+
+from ..clock import DAY_MS
+from .durations import LEVELS, quantile
+from .engine import STATUSES, status_sql
+
+# The rectangle bound that stands for "no end of the range" (UInt16).
+NO_END = 65535
+
+
+def days(start_ms, end_ms, as_of_ms):
+    """The entry range as whole UTC days (first, last) the sums answer for, or None when a bound
+    cuts a day. A range that ends at or after ``as_of`` has no end: every entry is in it."""
+    if start_ms <= 0:
+        first = 0
+    elif start_ms % DAY_MS == 0:
+        first = start_ms // DAY_MS
+    else:
+        return None
+    if end_ms >= as_of_ms:
+        last = NO_END
+    elif end_ms % DAY_MS == DAY_MS - 1:
+        last = end_ms // DAY_MS
+    else:
+        return None
+    return (first, last) if first <= min(last, NO_END) else None
+
+
+_IN_RANGE = "hi_a >= %(first)s AND lo_a <= %(first)s AND hi_b >= %(last)s AND lo_b <= %(last)s"
+
+
+def _params(q, build, range_days):
+    q.params.values.update(journey_id=q.journey["id"], build=build, first=range_days[0], last=range_days[1],
+                           stall=q.stall_ms)
+    return q.params.values
+
+
+def funnel_rows(store, q, build, range_days):
+    """The funnel's rows, as the live SQL gives them (``engine.funnel_sql``): one with the totals
+    (``total`` 1), and with a breakdown one per value of it that has people."""
+    dims = ("", q.breakdown) if q.breakdown else ("",)
+    params = dict(_params(q, build, range_days), dims=dims)
+    rows = store.query(f"""
+        SELECT dim, value, at_stage, metric, if(metric >= 2, bucket, 0) AS b, sum(n) AS people,
+               sumIf(n, metric = 1 AND %(as_of)s <= bucket + %(window)s) AS open,
+               sumIf(n, metric = 1 AND touch_ms + %(stall)s >= %(as_of)s) AS fresh
+        FROM journey_tally
+        WHERE site = %(site)s AND journey_id = %(journey_id)s AND build = %(build)s AND dim IN %(dims)s
+          AND {_IN_RANGE}
+        GROUP BY dim, value, at_stage, metric, b""", params)
+    at, open_, fresh = defaultdict(lambda: [0] * (q.k + 1)), defaultdict(lambda: [0] * (q.k + 1)), defaultdict(
+        lambda: [0] * (q.k + 1))
+    times = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
+    for dim, value, stage, metric, bucket, people, opened, unstalled in rows:
+        key = (dim, value if dim else "")
+        if metric == 0:
+            at[key][stage] += people
+        elif metric == 1:
+            open_[key][stage] += opened
+            fresh[key][stage] += unstalled
+        elif people:
+            times[key][metric][bucket] += people
+    found = [_figures(q, key, at[key], open_[key], fresh[key], times[key]) for key in at]
+    found = [row for row in found if row["people"]]
+    found.sort(key=lambda r: (-r["total"], -r["people"], r["value"]))
+    return found
+
+
+def _figures(q, key, at, open_, fresh, times):
+    """One funnel row from the counts of one breakdown value (stages 1..k)."""
+    k = q.k
+    reached = [sum(at[j:]) for j in range(1, k + 1)]
+    in_progress = [open_[j] if j < k else 0 for j in range(1, k + 1)]
+    dropped = [at[j] - open_[j] if j < k else 0 for j in range(1, k + 1)]
+    stalled = [at[j] - fresh[j] if j < k else 0 for j in range(1, k + 1)]
+    from_previous, from_start = [[0, 0]], [[0, 0]]
+    for j in range(2, k + 1):
+        from_previous.append(_quantiles(times.get(2 * j)))
+        from_start.append(_quantiles(times.get(2 * j + 1 if j > 2 else 2 * j)))
+    return {"total": int(key[0] == ""), "value": key[1], "people": reached[0], "reached": reached,
+            "in_progress": in_progress, "dropped": dropped, "stalled": stalled,
+            "from_previous": from_previous, "from_start": from_start}
+
+
+def _quantiles(counts):
+    """[median, p90] in seconds of a histogram of rounded times (ms), [0, 0] when empty."""
+    if not counts or sum(counts.values()) <= 0:
+        return [0, 0]
+    return [quantile(counts, level) / 1000 for level in LEVELS]
+
+
+def people_rows(store, q, build, range_days, status, stage, descending, cursor, limit):
+    """A page of people from ``journey_people``: [(person, stage, entry, times, last_ts)], at most
+    ``limit`` (the caller asks for one more than it shows, to know whether a next page exists)."""
+    where = status_sql(q, stage)[status]
+    params = _params(q, build, range_days)
+    op, direction = ("<", "DESC") if descending else (">", "ASC")
+    if cursor is not None:
+        params.update(c_ts=cursor[0], c_person=cursor[1])
+        where += f" AND (last_ts {op} %(c_ts)s OR (last_ts = %(c_ts)s AND person {op} %(c_person)s))"
+    fetch = 2 * limit + 16
+    while True:
+        rows = store.query(f"""
+            SELECT person, at_stage AS stage, at_entry AS entry, at_times AS times, last_ts, n
+            FROM journey_people
+            WHERE site = %(site)s AND journey_id = %(journey_id)s AND build = %(build)s AND {_IN_RANGE}
+              AND {where}
+            ORDER BY last_ts {direction}, person {direction}, stage, entry, n
+            LIMIT %(fetch)s""", dict(params, fetch=fetch))
+        found, complete = _net(rows, full=len(rows) == fetch)
+        if len(found) >= limit or complete:
+            return found[:limit]
+        fetch *= 4
+
+
+def _net(rows, full):
+    """The rows that stand, in order, once each row and its copy with n -1 cancel out; and
+    whether that is all there is (the read was not cut short). When the read was cut short, the
+    last person read may miss the copy that cancels them: they are left for a longer read."""
+    sums, order = defaultdict(int), []
+    for person, stage, entry, times, last_ts, n in rows:
+        key = (last_ts, person, stage, entry)
+        if key not in sums:
+            order.append((key, times))
+        sums[key] += n
+    if full and order:
+        last = order[-1][0][:2]
+        order = [(key, times) for key, times in order if key[:2] != last]
+    return [(key[1], key[2], key[3], list(times), key[0]) for key, times in order if sums[key] > 0], not full
+
+
+__all__ = ["STATUSES", "days", "funnel_rows", "people_rows"]
