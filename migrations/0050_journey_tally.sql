@@ -8,7 +8,9 @@
 -- The views turn both into rows with ``n`` = sign, so the sums lose the old state and gain the
 -- new one, in the same insert. ``settled``: nothing about the person changes with time any more
 -- (every window closed, silent past the stall time, as of when it was computed; the journey
--- worker's sweep writes them again when that happens).
+-- worker's sweep writes them again when that happens). A rebuild writes its rows with ``sign``
+-- 2: the views pass them over, and the rebuild sums them itself with the views' own SELECTs,
+-- on every core (a view runs in the inserting thread alone; see tracker/journeys/tally.py).
 ALTER TABLE journey_state ADD COLUMN settled UInt8 DEFAULT 0;
 
 ALTER TABLE journey_state ADD COLUMN sign Int8 DEFAULT 1;
@@ -71,7 +73,7 @@ SELECT site, journey_id, build,
     td.2 AS value, a_stage[tr.5] AS at_stage, tr.6 AS metric, tr.7 AS bucket, tr.8 AS touch_ms,
     sum(toInt64(sign)) AS n
 FROM journey_state
-WHERE notEmpty(a_entry)
+WHERE notEmpty(a_entry) AND sign != 2
 GROUP BY site, journey_id, build, dim, value, lo_a, hi_a, lo_b, hi_b, at_stage, metric, bucket, touch_ms
 HAVING n != 0;
 
@@ -107,4 +109,4 @@ SELECT site, journey_id, build, person,
     toUInt16(pr.3) AS hi_a, toUInt16(pr.4) AS lo_b, toUInt16(pr.5) AS hi_b,
     a_stage[pr.1] AS at_stage, a_entry[pr.1] AS at_entry, a_times[pr.1] AS at_times, last_ts, toInt64(sign) AS n
 FROM journey_state
-WHERE notEmpty(a_entry);
+WHERE notEmpty(a_entry) AND sign != 2;

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from ..clock import DAY_MS
 from ..clock import now_ms  # noqa: F401  (the worker reads it as state.now_ms)
-from . import engine
+from . import engine, tally
 from .definitions import window_ms
 from .rules import ENTRY_BREAKDOWNS
 
@@ -139,20 +139,28 @@ def computed_states(store, journey, site, persons, visitors, as_of):
 
 def insert_all_states(store, journey, site, build, as_of):
     """Compute every person's state in ClickHouse and store it (a rebuild's first step), with
-    no transitions derived yet (``computed_at`` 0). Returns nothing: it is one INSERT SELECT."""
+    no transitions derived yet (``computed_at`` 0), and add it to the sums. Returns nothing: it
+    is an INSERT SELECT into the state, then one into each of its sums."""
     q = engine.Query(journey, site, 0, as_of, as_of, state=True)
-    q.params.values.update(journey_id=journey["id"], build=build, version=time.time_ns(), stall=q.stall_ms,
+    version = time.time_ns()
+    q.params.values.update(journey_id=journey["id"], build=build, version=version, stall=q.stall_ms,
                            slack=AS_OF_SLACK_MS)
     # settled: as PersonState.settles_at says
     store.execute(f"""
         INSERT INTO journey_state ({', '.join(STATE_COLUMNS)})
         SELECT %(site)s, %(journey_id)s, person, %(build)s, {', '.join(ENGINE_COLUMNS[1:])},
                toUInt64(0), toUInt64(0), toUInt64(%(version)s),
-               toUInt8(greatest(entry_max + %(window)s, last_ts + %(stall)s) + %(slack)s + 1 <= %(as_of)s), toInt8(1)
+               toUInt8(greatest(entry_max + %(window)s, last_ts + %(stall)s) + %(slack)s + 1 <= %(as_of)s), toInt8(2)
         FROM ({engine.state_sql(q)})
-        WHERE notEmpty(a_entry)""", q.params.values,
-                  # As a report's query: spilling its GROUP BY to disk, with the rebuild's own time limit.
-                  settings=store.limited(dict(engine.QUERY_SETTINGS, max_execution_time=REBUILD_SECONDS)))
+        WHERE notEmpty(a_entry)""", q.params.values, settings=rebuild_settings(store))
+    tally.sum_rebuilt(store, site, journey["id"], build, version, settings=rebuild_settings(store))
+
+
+def rebuild_settings(store):
+    """A rebuild's statements: as a report's query (spilling its GROUP BY to disk, past half
+    the memory it may use), with the rebuild's own time limit."""
+    limits = store.limited(dict(engine.QUERY_SETTINGS, max_execution_time=REBUILD_SECONDS))
+    return dict(limits, max_bytes_before_external_group_by=limits["max_memory_usage"] // 2)
 
 
 def person_slices(store, site, journey_id, build, size):
@@ -185,7 +193,7 @@ def due_states(store, as_of, limit=5000):
     candidates = store.query("""
         SELECT site, journey_id, groupUniqArray(person) FROM (
             SELECT DISTINCT site, journey_id, person FROM journey_state
-            WHERE next_deadline > 0 AND next_deadline <= %(as_of)s AND sign = 1 LIMIT %(limit)s)
+            WHERE next_deadline > 0 AND next_deadline <= %(as_of)s AND sign > 0 LIMIT %(limit)s)
         GROUP BY site, journey_id""", {"as_of": as_of, "limit": limit})
     columns = [c for c in STATE_COLUMNS if c in PersonState.__dataclass_fields__]
     due = []

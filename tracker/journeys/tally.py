@@ -9,10 +9,16 @@ in pairs until ClickHouse merges them (a row and the copy with ``n`` -1 that too
 sums are unaffected, and a list drops the pairs it reads.
 
 Ranges whose bounds cut a day are read from the state rows themselves (``state.persons_sql``).
+
+A rebuild's rows (``sign`` 2) pass the views by; ``sum_rebuilt`` sums them with the views' own
+SELECTs, read from the migration, so both sums are one definition.
 """
+import re
 from collections import defaultdict
+from functools import cache
 
 from ..clock import DAY_MS
+from ..store import migrations
 from .durations import LEVELS, quantile
 from .engine import STATUSES, status_sql
 
@@ -139,6 +145,43 @@ def _net(rows, full):
         last = order[-1][0][:2]
         order = [(key, times) for key, times in order if key[:2] != last]
     return [(key[1], key[2], key[3], list(times), key[0]) for key, times in order if sums[key] > 0], not full
+
+
+# The views that keep the sums, by the table they fill, and the table's columns.
+VIEWS = {"journey_tally": "journey_tally_mv", "journey_people": "journey_people_mv"}
+COLUMNS = {"journey_tally": ["site", "journey_id", "build", "dim", "value", "lo_a", "hi_a", "lo_b", "hi_b",
+                             "at_stage", "metric", "bucket", "touch_ms", "n"],
+           "journey_people": ["site", "journey_id", "build", "person", "lo_a", "hi_a", "lo_b", "hi_b", "at_stage",
+                              "at_entry", "at_times", "last_ts", "n"]}
+# The columns of journey_state the views read.
+_VIEWED = ("site", "journey_id", "build", "person", "a_entry", "a_stage", "a_times", "a_values", "first_channel",
+           "last_ts", "settled")
+_WHERE = "FROM journey_state\nWHERE notEmpty(a_entry) AND sign != 2"
+
+
+@cache
+def view_select(view):
+    """The SELECT of one of the sums' views (migrations/0050), as released."""
+    pattern = re.compile(rf"^CREATE MATERIALIZED VIEW IF NOT EXISTS {view} TO \w+ AS\s+(SELECT\s.*)$", re.S)
+    for migration in migrations.available():
+        for statement in migration.statements:
+            if found := pattern.match(statement):
+                return found.group(1)
+    raise LookupError(f"no migration creates the view {view}")
+
+
+def sum_rebuilt(store, site, journey_id, build, version, settings=None):
+    """Add a rebuild's rows (``sign`` 2, ``version``) to the sums, as the views add others'."""
+    rebuilt = (f"FROM (SELECT *, toInt8(1) AS sign FROM (SELECT {', '.join(_VIEWED)} FROM journey_state "
+               "WHERE site = %(site)s AND journey_id = %(journey)s AND build = %(build)s AND version = %(version)s "
+               "AND sign = 2))\nWHERE notEmpty(a_entry)")
+    params = {"site": site, "journey": journey_id, "build": build, "version": version}
+    for table, view in VIEWS.items():
+        select = view_select(view)
+        assert _WHERE in select, f"the view {view} no longer reads journey_state as this expects"
+        columns = ", ".join(COLUMNS[table])  # by name, as a view inserts (a plain INSERT goes by position)
+        store.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM ({select.replace(_WHERE, rebuilt)})",
+                      params, settings=settings)
 
 
 __all__ = ["STATUSES", "days", "funnel_rows", "people_rows"]
