@@ -102,7 +102,9 @@ def breakdown_sql(q):
     """The entry breakdown values a touchpoint carries, as an array (``q.values`` order)."""
     if not q.values:
         return "emptyArrayString()"
-    return "[" + ", ".join(BREAKDOWNS[name] for name in q.values) + "]"
+    # only an entry's are read: the others carry none through the timelines
+    entry = "mask != 0" if q.order == "any" else "bitTest(mask, 0)"
+    return f"if({entry}, [" + ", ".join(BREAKDOWNS[name] for name in q.values) + "], emptyArrayString())"
 
 
 def person_level(q):
@@ -161,6 +163,7 @@ EFFECTIVE_SOURCE = "if(own_origin, own_source, visit_source)"
 # A visit's origin: its first touchpoint with a channel gives both, as one pair (two argMin
 # could each pick another of two touchpoints of the same millisecond).
 VISIT_ORIGIN = "argMin((channel, source), toUInt64(event_time) * 1000 + event_ms)"
+VISIT_KEY = "cityHash64(visitor_id, session_id) AS visit_key"
 
 
 def touchpoints_sql(columns, where, visits_where=None):
@@ -175,13 +178,15 @@ def touchpoints_sql(columns, where, visits_where=None):
     if visits_where is None:
         return (f"SELECT *, if(own_channel = '', 'direct', own_channel) AS channel, own_source AS source "
                 f"FROM ({inner}) AS t")
-    visits = f"""SELECT visitor_id, session_id, tupleElement({VISIT_ORIGIN}, 1) AS visit_channel,
+    # A visit is joined on a hash of (visitor, session id): one number, where two strings made
+    # the join most of a journey state rebuild.
+    visits = f"""SELECT {VISIT_KEY}, tupleElement({VISIT_ORIGIN}, 1) AS visit_channel,
                    tupleElement({VISIT_ORIGIN}, 2) AS visit_source
             FROM events WHERE {visits_where} AND session_id != '' AND channel != ''
-            GROUP BY visitor_id, session_id"""
+            GROUP BY visit_key"""
     return f"""SELECT *, ({OWN_ORIGIN}) AS own_origin, {EFFECTIVE_CHANNEL} AS channel, {EFFECTIVE_SOURCE} AS source
-        FROM ({inner}) AS t
-        ANY LEFT JOIN ({visits}) AS v USING (visitor_id, session_id)"""
+        FROM (SELECT *, {VISIT_KEY} FROM ({inner})) AS t
+        ANY LEFT JOIN ({visits}) AS v USING visit_key"""
 
 
 # -- 2. timelines ------------------------------------------------------------------------
@@ -358,22 +363,36 @@ def any_times_sql(q):
             f"[{_popcounts(k)}])[1], [{any_candidates_sql(q)}])[1]")
 
 
+def _is_entry(q):
+    """Whether a touchpoint (t, m) may start an attempt: stage 1 (any stage, for 'any'), in the range."""
+    test = "m != 0" if q.order == "any" else "bitTest(m, 0)"
+    return f"{test} AND t >= %(start)s AND t <= %(end)s"
+
+
 def entries_sql(q):
     """Entry times of attempts: stage-1 touchpoints (any stage's, for 'any') in the range, the
     latest ``ENTRY_CAP`` of them."""
-    test = "m != 0" if q.order == "any" else "bitTest(m, 0)"
-    return f"arraySlice(arrayDistinct(arrayFilter((t, m) -> {test} AND t >= %(start)s AND t <= %(end)s, T, M)), -{ENTRY_CAP})"
+    return f"arraySlice(arrayDistinct(arrayFilter((t, m) -> {_is_entry(q)}, T, M)), -{ENTRY_CAP})"
+
+
+def entry_values_sql(q):
+    """The breakdown values of each entry of ``entries_sql`` (its first touchpoint's), in the
+    same order. The values go into lambdas as arguments, never captured: a lambda copies what
+    it captures for every element, and a timeline's strings for each attempt were most of a
+    rebuild's work."""
+    times = f"arrayFilter((t, m) -> {_is_entry(q)}, T, M)"
+    first = "arrayMap((d, i) -> i = 1 OR d != 0, arrayDifference(ET), arrayEnumerate(ET))"
+    values = f"arrayFilter((b, t, m) -> {_is_entry(q)}, B, T, M)"
+    return f"arrayMap(ET -> arraySlice(arrayFilter((b, f) -> f, {values}, {first}), -{ENTRY_CAP}), [{times}])[1]"
 
 
 def attempt_sql(q):
-    """The attempt entering at ``t0`` as (stages reached, t0, stage times, excluded, the
-    entry's breakdown value); the stage times are bound once, as the lambda's ``RT``."""
+    """The attempt entering at ``t0`` as (stages reached, t0, stage times, excluded); the stage
+    times are bound once, as the lambda's ``RT``."""
     builders = {"any": any_times_sql, "strict": strict_times_sql, "ordered": ordered_times_sql}
-    entry_bit = "m != 0" if q.order == "any" else "bitTest(m, 0)"
     end = f"if(RT[{q.k}] > 0, RT[{q.k}], t0 + %(window)s)"
     return (f"arrayMap(RT -> (toUInt8(arrayCount(t -> t > 0, RT)), t0, RT, "
-            f"arrayExists((t, x) -> x != 0 AND t > t0 AND t < {end}, T, X), "
-            f"B[arrayFirstIndex((t, m) -> t = t0 AND {entry_bit}, T, M)]), [{builders[q.order](q)}])[1]")
+            f"arrayExists((t, x) -> x != 0 AND t > t0 AND t < {end}, T, X)), [{builders[q.order](q)}])[1]")
 
 
 def timeline_args(q):
@@ -390,7 +409,9 @@ def _bound(q, body):
 def clean_attempts_sql(q, bound=True):
     """Every clean attempt of the person (no exclusion inside it), oldest entry first, as
     (stages reached, entry, stage times, 0, the entry's breakdown values)."""
-    clean = f"arrayFilter(a -> a.4 = 0, arrayMap(t0 -> {attempt_sql(q)}, {entries_sql(q)}))"
+    attempts = f"arrayMap(t0 -> {attempt_sql(q)}, {entries_sql(q)})"
+    clean = (f"arrayFilter(a -> a.4 = 0, arrayMap((a, v) -> (a.1, a.2, a.3, a.4, v), {attempts}, "
+             f"{entry_values_sql(q)}))")
     return _bound(q, clean) if bound else clean
 
 

@@ -151,8 +151,9 @@ def rebuild_states(store, site, journey, build, as_of=None):
         state.delete_builds(store, site, journey["id"], "build = %(b)s", build)
         mutations.wait(store, state.BUILD_TABLES, timeout=state.REBUILD_SECONDS)
     state.insert_all_states(store, dict(journey, id=journey["id"]), site, build, as_of or state.now_ms())
-    persons = store.query("SELECT count() FROM journey_state FINAL WHERE site = %(site)s AND journey_id = %(j)s "
-                          "AND build = %(build)s AND notEmpty(a_entry)",
+    # the rebuild's own rows (sign 2): one a person, no FINAL needed
+    persons = store.query("SELECT count() FROM journey_state WHERE site = %(site)s AND journey_id = %(j)s "
+                          "AND build = %(build)s AND sign = 2",
                           {"site": site, "j": journey["id"], "build": build}).scalar()
     state.record_build(store, site, journey["id"], build, "transitions", persons=persons)
     return persons
