@@ -6,7 +6,7 @@
 -- Every write of a person's state is a pair: a copy of their previous row with ``sign`` -1 and
 -- the new row with ``sign`` 1 (journey_state itself is read with FINAL and keeps the newest).
 -- The views turn both into rows with ``n`` = sign, so the sums lose the old state and gain the
--- new one, in the same insert. ``settled``: nothing about the person changes with time any more
+-- new one, in the same insert (where the two give the same rows, they cancel there). ``settled``: nothing about the person changes with time any more
 -- (every window closed, silent past the stall time, as of when it was computed; the journey
 -- worker's sweep writes them again when that happens). A rebuild writes its rows with ``sign``
 -- 2: the views pass them over, and the rebuild sums them itself with the views' own SELECTs,
@@ -80,6 +80,7 @@ HAVING n != 0;
 -- ``journey_people``: a row per person and rectangle with the stage, entry and stage times of
 -- that rectangle's attempt and the person's last touchpoint, ordered for a people list (a stage,
 -- newest last touchpoint first). A person is in exactly one row of any range (or none).
+-- ``times_hash`` keeps two versions with other stage times apart when ClickHouse sums rows.
 CREATE TABLE IF NOT EXISTS journey_people (
     site String,
     journey_id String,
@@ -92,10 +93,11 @@ CREATE TABLE IF NOT EXISTS journey_people (
     at_stage UInt8,
     at_entry UInt64,
     at_times Array(UInt64),
+    times_hash UInt64,
     last_ts UInt64,
     n Int64
 ) ENGINE = SummingMergeTree(n)
-ORDER BY (site, journey_id, build, at_stage, last_ts, person, lo_a, hi_a, lo_b, hi_b, at_entry);
+ORDER BY (site, journey_id, build, at_stage, last_ts, person, lo_a, hi_a, lo_b, hi_b, at_entry, times_hash);
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS journey_people_mv TO journey_people AS
 SELECT site, journey_id, build, person,
@@ -107,6 +109,9 @@ SELECT site, journey_id, build, person,
             arrayEnumerate(AD), AD, AR)),
         [arrayMap(e -> toUInt32(intDiv(e, 86400000)), a_entry)], [arrayMap((e, s) -> toUInt64(s) * 4398046511104 + e, a_entry, a_stage)])[1]) AS pr).2) AS lo_a,
     toUInt16(pr.3) AS hi_a, toUInt16(pr.4) AS lo_b, toUInt16(pr.5) AS hi_b,
-    a_stage[pr.1] AS at_stage, a_entry[pr.1] AS at_entry, a_times[pr.1] AS at_times, last_ts, toInt64(sign) AS n
+    a_stage[pr.1] AS at_stage, a_entry[pr.1] AS at_entry, a_times[pr.1] AS at_times,
+    cityHash64(at_times) AS times_hash, last_ts, sum(toInt64(sign)) AS n
 FROM journey_state
-WHERE notEmpty(a_entry) AND sign != 2;
+WHERE notEmpty(a_entry) AND sign != 2
+GROUP BY site, journey_id, build, person, lo_a, hi_a, lo_b, hi_b, at_stage, at_entry, at_times, times_hash, last_ts
+HAVING n != 0;

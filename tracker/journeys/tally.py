@@ -116,13 +116,18 @@ def people_rows(store, q, build, range_days, status, stage, descending, cursor, 
     if cursor is not None:
         params.update(c_ts=cursor[0], c_person=cursor[1])
         where += f" AND (last_ts {op} %(c_ts)s OR (last_ts = %(c_ts)s AND person {op} %(c_person)s))"
+    mine = f"site = %(site)s AND journey_id = %(journey_id)s AND build = %(build)s AND {_IN_RANGE} AND {where}"
+    # First the last touchpoint time the page reaches, from the narrow columns; then only the rows
+    # from there on (a range of the table's key) are read whole.
+    bound = f"{'min' if descending else 'max'}(last_ts)"
     fetch = 2 * limit + 16
     while True:
         rows = store.query(f"""
             SELECT person, at_stage AS stage, at_entry AS entry, at_times AS times, last_ts, n
             FROM journey_people
-            WHERE site = %(site)s AND journey_id = %(journey_id)s AND build = %(build)s AND {_IN_RANGE}
-              AND {where}
+            WHERE {mine} AND last_ts {'>=' if descending else '<='} (
+                SELECT {bound} FROM (SELECT last_ts, at_stage AS stage, at_entry AS entry FROM journey_people
+                                     WHERE {mine} ORDER BY last_ts {direction} LIMIT %(fetch)s))
             ORDER BY last_ts {direction}, person {direction}, stage, entry, n
             LIMIT %(fetch)s""", dict(params, fetch=fetch))
         found, complete = _net(rows, full=len(rows) == fetch)
@@ -137,14 +142,14 @@ def _net(rows, full):
     last person read may miss the copy that cancels them: they are left for a longer read."""
     sums, order = defaultdict(int), []
     for person, stage, entry, times, last_ts, n in rows:
-        key = (last_ts, person, stage, entry)
+        key = (last_ts, person, stage, entry, tuple(times))
         if key not in sums:
-            order.append((key, times))
+            order.append(key)
         sums[key] += n
     if full and order:
-        last = order[-1][0][:2]
-        order = [(key, times) for key, times in order if key[:2] != last]
-    return [(key[1], key[2], key[3], list(times), key[0]) for key, times in order if sums[key] > 0], not full
+        last = order[-1][:2]
+        order = [key for key in order if key[:2] != last]
+    return [(key[1], key[2], key[3], list(key[4]), key[0]) for key in order if sums[key] > 0], not full
 
 
 # The views that keep the sums, by the table they fill, and the table's columns.
@@ -152,7 +157,7 @@ VIEWS = {"journey_tally": "journey_tally_mv", "journey_people": "journey_people_
 COLUMNS = {"journey_tally": ["site", "journey_id", "build", "dim", "value", "lo_a", "hi_a", "lo_b", "hi_b",
                              "at_stage", "metric", "bucket", "touch_ms", "n"],
            "journey_people": ["site", "journey_id", "build", "person", "lo_a", "hi_a", "lo_b", "hi_b", "at_stage",
-                              "at_entry", "at_times", "last_ts", "n"]}
+                              "at_entry", "at_times", "times_hash", "last_ts", "n"]}
 # The columns of journey_state the views read.
 _VIEWED = ("site", "journey_id", "build", "person", "a_entry", "a_stage", "a_times", "a_values", "first_channel",
            "last_ts", "settled")
