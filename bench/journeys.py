@@ -134,22 +134,24 @@ FROM numbers({rows})
 """
 
 
-def journey_state_figures(store, client, headers, rows, runs, live_funnel_s):
-    """Build the journey's state (timed against the live funnel), then read from it."""
+def journey_state_figures(store, client, headers, rows, runs, live, history=True):
+    """Build the journey's state (timed against the live funnel, ``live``: {label: seconds}),
+    then read from it."""
     journey = definitions.get(store, SITE, "trip")
     build = state.build_of(journey)
     started = time.perf_counter()
     persons = rebuild_states(store, SITE, journey, build)
     built = time.perf_counter() - started
-    ratio = f"   build/live funnel = {built / live_funnel_s:.2f}" if live_funnel_s else ""
-    print(f"{'state build (INSERT SELECT)':26} {built * 1000:8.1f} ms   ({persons:,} people){ratio}")
-    started, cursor = time.perf_counter(), {}
-    while not derive_history(store, SITE, journey, build, state.build_status(store, SITE, journey),
-                             budget_seconds=60, cursor=cursor):
-        pass
-    took = time.perf_counter() - started
-    print(f"{'history of stage changes':26} {took:8.1f} s   ({persons / took:,.0f} people/s, in the background: "
-          f"reads use the state meanwhile)")
+    ratios = "".join(f"   build/{label} = {built / seconds:.2f}" for label, seconds in live.items() if seconds)
+    print(f"{'state build (readable)':26} {built * 1000:8.1f} ms   ({persons:,} people, state and sums){ratios}")
+    if history:
+        started, cursor = time.perf_counter(), {}
+        while not derive_history(store, SITE, journey, build, state.build_status(store, SITE, journey),
+                                 budget_seconds=60, cursor=cursor):
+            pass
+        took = time.perf_counter() - started
+        print(f"{'history of stage changes':26} {took:8.1f} s   ({persons / took:,.0f} people/s, in the background: "
+              f"reads use the state meanwhile)")
 
     window = WHOLE_DAYS  # as the dashboards ask, and the API by default: whole days, from the sums
     conds = ", ".join(f"type = 'pageview' AND name = '{n}'" for n in STAGES)
@@ -164,8 +166,13 @@ def journey_state_figures(store, client, headers, rows, runs, live_funnel_s):
     report("funnel by channel", lambda: get(f"/api/v1/sites/{SITE}/journeys/trip/funnel?{window}&breakdown=channel"),
            runs, note)
     report("people list (50), state", lambda: get(f"/api/v1/sites/{SITE}/journeys/trip/people?status=dropped"
-                                                   f"&stage=2&limit=50"), runs)
-    report("person page, state", lambda: get(f"/api/v1/sites/{SITE}/people/user{(rows // 10) // 2 // 3 * 3}"), runs)
+                                                   f"&stage=2&limit=50"), runs, lambda m: "   (dropped after stage 2)")
+    report("people list (50), state", lambda: get(f"/api/v1/sites/{SITE}/journeys/trip/people?status=stalled"
+                                                   f"&stage=1&limit=50&{WHOLE_DAYS}"), runs,
+           lambda m: "   (stalled at or after stage 1, a range of days)")
+    person_pages(client, headers, rows, "person page, state")
+    report("search by email, state", lambda: get(f"/api/v1/sites/{SITE}/people?q=user{rows // 10 // 2 // 3 * 3}@"),
+           runs)
 
     worker = JourneyWorker(store)
     worker.run_once()  # takes the lease, marks the build as it stands
@@ -244,7 +251,28 @@ def create_site_for_bench(app):
     return site
 
 
-def run(kind, config, rows, runs):
+def person_pages(client, headers, rows, label, query=""):
+    """The median and p95 of the API's person page over 30 known people."""
+    people = rows // 10
+    sample = [f"user{p}" for p in range(0, people, max(3, people // 30 // 3 * 3))][:30]
+    page_t, touchpoints = [], []
+    for person in sample:
+        start = time.perf_counter()
+        response = client.get(f"/api/v1/sites/{SITE}/people/{person}{query}", headers=headers)
+        page_t.append(time.perf_counter() - start)
+        if response.status_code != 200:
+            print(f"{label:26} failed: {response.status_code} {response.json}")
+            return
+        touchpoints.append(response.json["touchpoints"])
+    page_t.sort()
+    print(f"{label:26} median {statistics.median(page_t) * 1000:8.1f} ms   "
+          f"p95 {page_t[int(0.95 * (len(page_t) - 1))] * 1000:.1f} ms   "
+          f"({len(sample)} people, {statistics.mean(touchpoints):.0f} touchpoints each)")
+
+
+def run(kind, config, rows, runs, scale=False):
+    """Every figure on one backend; ``scale``: only those of journey state (and the raw
+    windowFunnel and live funnel they are measured against, once)."""
     app = create_app(dict(config, journey_worker=False))
     store = app.extensions["store"]
     started = time.perf_counter()
@@ -271,39 +299,34 @@ def run(kind, config, rows, runs):
     empty_sql = engine.funnel_sql(empty_q)
     report("funnel SQL, empty site", lambda: store.query(empty_sql, empty_q.params.values, settings=QUERY_SETTINGS),
            runs, lambda m: "   (analysing the query, no rows)")
-    first = report("funnel API, first run", api_funnel, 1)
-    api_m = report("funnel API (5 stages)", api_funnel, runs) if first else None
-    bare_m = report("bare SQL the API runs", bare, runs,
+    api_m = None
+    if not scale:  # at 100M the live engine takes minutes a query
+        first = report("funnel API, first run", api_funnel, 1)
+        api_m = report("funnel API (5 stages)", api_funnel, runs) if first else None
+    bare_m = report("bare SQL the API runs", bare, 1 if scale else runs,
                     lambda m: f"   API/bare = {api_m / m:.2f}" if api_m else "")
     report("raw windowFunnel", raw, runs,
            lambda m: f"   (no ties, no person resolution)   bare/raw = {bare_m / m:.2f}" if bare_m else "")
 
-    people = rows // 10
-    sample = [f"user{p}" for p in range(0, people, max(3, people // 60 // 3 * 3))][:60]
-    page_t, touchpoints = [], []
-    for person in sample:
-        start = time.perf_counter()
-        response = client.get(f"/api/v1/sites/{SITE}/people/{person}?as_of={(BASE_S + 60 * DAY_S) * 1000}",
-                              headers=headers)
-        page_t.append(time.perf_counter() - start)
-        if response.status_code != 200:
-            print(f"person page                failed: {response.status_code} {response.json}")
-            break
-        touchpoints.append(response.json["touchpoints"])
-    else:
-        page_t.sort()
-        print(f"person page ({len(sample)} people)    median {statistics.median(page_t) * 1000:8.1f} ms   "
-              f"p95 {page_t[int(0.95 * (len(page_t) - 1))] * 1000:.1f} ms   "
-              f"({statistics.mean(touchpoints):.0f} touchpoints each)")
-
     def get(url):
         response = client.get(url, headers=headers)
         assert response.status_code == 200, response.json
-    report("people list page (50)", lambda: get(f"/api/v1/sites/{SITE}/journeys/trip/people?status=dropped&stage=2"
-                                                f"&limit=50&as_of={(BASE_S + 60 * DAY_S) * 1000}"), runs)
-    report("search by email", lambda: get(f"/api/v1/sites/{SITE}/people?q=user{people // 2 // 3 * 3}@"), runs)
-    journey_state_figures(store, client, headers, rows, runs, bare_m)
+
+    live = {"live funnel": bare_m}
+    if not scale:
+        by_channel = Query(journey, SITE, BASE_S * 1000, (BASE_S + 45 * DAY_S) * 1000, (BASE_S + 60 * DAY_S) * 1000,
+                           "channel")
+        channel_sql = engine.funnel_sql(by_channel)
+        live["live funnel by channel"] = report(
+            "bare SQL by channel", lambda: store.query(channel_sql, by_channel.params.values, settings=QUERY_SETTINGS),
+            runs)
+        person_pages(client, headers, rows, "person page, live", f"?as_of={(BASE_S + 60 * DAY_S) * 1000}")
+        report("people list page (50)", lambda: get(f"/api/v1/sites/{SITE}/journeys/trip/people?status=dropped"
+                                                    f"&stage=2&limit=50&as_of={(BASE_S + 60 * DAY_S) * 1000}"), runs)
+    journey_state_figures(store, client, headers, rows, runs, live, history=not scale)
     close_app(app)
+    if scale:
+        return
     # On a store of its own: the big journey's history, still being derived, is not the figure.
     fresh = dict(config, database=config.get("database", "") + "_fresh") if not config["clickhouse_url"] else \
         dict(config, clickhouse_url=config["clickhouse_url"] + "_fresh")
@@ -323,14 +346,16 @@ def main():
     parser.add_argument("--backend", choices=["server", "embedded", "both"], default="both")
     parser.add_argument("--url", default="clickhouse://default@127.0.0.1:9000", help="ClickHouse server")
     parser.add_argument("--data-dir", default="data/bench", help="folder of the embedded store")
+    parser.add_argument("--scale", action="store_true",
+                        help="journey state's figures only (for 100M touchpoints: no live engine, history, freshness)")
     args = parser.parse_args()
     database = f"bench_journeys_{args.rows}"
     if args.backend in ("server", "both"):
         run("server (ClickHouse 18.16)", {"clickhouse_url": f"{args.url}/{database}", "rate_limit_storage": REDIS,
-                                          "data_dir": args.data_dir}, args.rows, args.runs)
+                                          "data_dir": args.data_dir}, args.rows, args.runs, args.scale)
     if args.backend in ("embedded", "both"):
         run("embedded (chDB)", {"clickhouse_url": "", "data_dir": args.data_dir, "database": database},
-            args.rows, args.runs)
+            args.rows, args.runs, args.scale)
 
 
 if __name__ == "__main__":

@@ -135,13 +135,16 @@ def next_deadline(attempts, touch_times, journey, as_of):
     return min(moments, default=0)
 
 
+def identity(transition):
+    """What a transition says, which its id hashes: kind, stages, time (``left`` adds what it undoes)."""
+    return (transition.kind, transition.from_stage, transition.to_stage, transition.at_ms,
+            transition.run_ms if transition.kind == "left" else "")
+
+
 def transition_id(site, journey_id, build, person, transition):
-    """The id of a transition: what it says, hashed (kind, stages, time; ``left`` adds what it
-    undoes), within the build of journey state it belongs to: a new definition has a history of
-    its own."""
-    text = "|".join(str(part) for part in (site, journey_id, build, person, transition.kind, transition.from_stage,
-                                            transition.to_stage, transition.at_ms,
-                                            transition.run_ms if transition.kind == "left" else ""))
+    """The id of a transition: what it says, hashed, within the build of journey state it belongs
+    to: a new definition has a history of its own."""
+    text = "|".join(str(part) for part in (site, journey_id, build, person) + identity(transition))
     return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
 
 

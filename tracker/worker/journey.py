@@ -1,6 +1,7 @@
 """One journey's state brought up to date: persons recomputed, time-driven changes swept, and a
 new build computed in two steps (every state in one INSERT SELECT, then the transitions)."""
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from ..journeys import engine, state, transitions
 from ..store import mutations
@@ -11,6 +12,8 @@ from .changes import visitors_of_persons
 # People recomputed in one engine query. A query names their visitors, and ClickHouse reads a
 # whole granule (8,192 rows) for each of them: many at once cost about one scan of the site.
 PERSONS_PER_QUERY = 20_000
+# Fewer people than twice this are one batch (two would each cost a query's fixed time).
+PERSONS_PER_THREAD = 1000
 # People whose history one slice of a new build derives.
 PERSONS_PER_SLICE = 2000
 
@@ -26,11 +29,13 @@ def derive(site, journey, build, before, after, as_of):
     if derived_before:
         new += transitions.lowered(transitions.runs_of(before.attempts(), k, window),
                                    transitions.runs_of(after.attempts(), k, window), as_of)
-    known = {t.id for t in transitions.with_ids(site, journey["id"], build, after.person, old)}
+    # compared by what they say; only those to record are hashed into ids
+    known = {transitions.identity(t) for t in old}
     fresh = {}
-    for t in transitions.with_ids(site, journey["id"], build, after.person, new):
-        if t.id not in known:
-            fresh.setdefault(t.id, t)
+    for t in new:
+        if transitions.identity(t) not in known:
+            fresh.setdefault(transitions.identity(t), t)
+    transitions.with_ids(site, journey["id"], build, after.person, fresh.values())
     after.computed_at = as_of
     deadline = transitions.next_deadline(after.attempts(), after.touch_times, journey, as_of)
     settles = after.settles_at(journey)
@@ -48,30 +53,40 @@ def _unchanged(before, after):
 
 def update_persons(store, site, journey, build, persons, as_of=None):
     """Recompute ``persons`` with the engine; record their new transitions and states. Returns
-    (persons written, transitions written)."""
+    (persons written, transitions written).
+
+    Batches of people run two at a time: while ClickHouse computes one, Python derives the
+    other's transitions (and each insert's views get a core of their own)."""
     as_of = as_of or state.now_ms()
-    written = found = 0
-    for i in range(0, len(persons), PERSONS_PER_QUERY):
-        batch = persons[i:i + PERSONS_PER_QUERY]
-        visitors = visitors_of_persons(store, site, batch)
-        old = state.read_states(store, site, journey["id"], build, batch)
-        new = state.computed_states(store, journey, site, batch, set().union(*visitors.values()), as_of)
-        states, replaced, changes = [], [], []
-        for person in batch:
-            before = old.get(person)
-            if before is None and person not in new:
-                continue
-            after = new.get(person) or PersonState(person)  # nothing left: the person left the journey
-            derived = derive(site, journey, build, before, after, as_of)
-            if derived or not _unchanged(before, after):
-                changes += [(person, t) for t in derived]
-                states.append(after)
-                replaced.append(before)
-        record(store, site, journey, build, changes, visitors, as_of)
-        state.write_states(store, site, journey["id"], build, states, replaced)
-        written += len(states)
-        found += len(changes)
-    return written, found
+    count = max(-(-len(persons) // PERSONS_PER_QUERY), 2 if len(persons) >= 2 * PERSONS_PER_THREAD else 1)
+    size = -(-len(persons) // count) if persons else 1
+    batches = [persons[i:i + size] for i in range(0, len(persons), size)]
+    if len(batches) == 1:
+        done = [_update_batch(store, site, journey, build, batches[0], as_of)]
+    else:
+        with ThreadPoolExecutor(2, thread_name_prefix="journey-batch") as pool:
+            done = list(pool.map(lambda batch: _update_batch(store, site, journey, build, batch, as_of), batches))
+    return sum(w for w, _ in done), sum(f for _, f in done)
+
+
+def _update_batch(store, site, journey, build, batch, as_of):
+    visitors = visitors_of_persons(store, site, batch)
+    old = state.read_states(store, site, journey["id"], build, batch)
+    new = state.computed_states(store, journey, site, batch, set().union(*visitors.values()), as_of)
+    states, replaced, changes = [], [], []
+    for person in batch:
+        before = old.get(person)
+        if before is None and person not in new:
+            continue
+        after = new.get(person) or PersonState(person)  # nothing left: the person left the journey
+        derived = derive(site, journey, build, before, after, as_of)
+        if derived or not _unchanged(before, after):
+            changes += [(person, t) for t in derived]
+            states.append(after)
+            replaced.append(before)
+    record(store, site, journey, build, changes, visitors, as_of)
+    state.write_states(store, site, journey["id"], build, states, replaced)
+    return len(states), len(changes)
 
 
 def record(store, site, journey, build, changes, visitors, detected_ms):
