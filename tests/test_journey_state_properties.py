@@ -77,8 +77,11 @@ def count_transitions(store, site):
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(journey=JOURNEYS, edited=st.one_of(st.none(), JOURNEYS), specs=st.lists(EVENT, min_size=1, max_size=10),
        cuts=st.lists(st.integers(0, 10), max_size=3), shuffle=st.randoms(use_true_random=False),
-       link_at=st.one_of(st.none(), st.integers(0, 3)))
-def test_state_equals_the_live_engine_whatever_the_arrival(store, journey, edited, specs, cuts, shuffle, link_at):
+       link_at=st.one_of(st.none(), st.integers(0, 3)), parted=st.booleans())
+def test_state_equals_the_live_engine_whatever_the_arrival(store, journey, edited, specs, cuts, shuffle, link_at,
+                                                          parted, monkeypatch):
+    # parted: a rebuild (after the edit) in parts of three touchpoints' worth, as a big site's
+    monkeypatch.setattr(state, "REBUILD_PART_TOUCHPOINTS", 3 if parted else state.REBUILD_PART_TOUCHPOINTS)
     site = "s_" + uuid.uuid4().hex[:8]
     events = build_events(specs, site)
     arrival = list(events)

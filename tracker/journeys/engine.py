@@ -49,8 +49,9 @@ class Query:
     ``state``: the run computes journey state (every clean attempt, every breakdown)."""
 
     def __init__(self, journey, site, start_ms, end_ms, as_of_ms, breakdown=None, visitors=None, person=None,
-                 state=False):
+                 state=False, part=None):
         self.journey = journey
+        self.part = part  # (i, n): only the people whose hash is i modulo n (a big rebuild, in parts)
         self.state = state
         if state:
             self.values = list(ENTRY_BREAKDOWNS)
@@ -134,6 +135,10 @@ def source_sql(q, lower_ms="%(start)s"):
         q.params.values["person"] = q.person
         person_filter = " AND person = %(person)s"
     until = "event_time <= toDateTime(intDiv(%(as_of)s, 1000))"
+    if q.part is not None:
+        q.params.values.update(part=q.part[0], parts=q.part[1])
+        person_filter += f" AND {PART}"
+        visitor_filter += f" AND visitor_id IN ({part_visitors_sql(visitor_filter, until)})"
     where = f"site = %(site)s AND is_bot = 0{visitor_filter} AND event_time >= toDateTime(intDiv({lower_ms}, 1000)) AND {until}"
     # A visit that began up to a day before the range still gives its channel and source.
     visits = (f"site = %(site)s{visitor_filter} AND event_time >= toDateTime(intDiv(greatest({lower_ms}, {DAY_MS}) - {DAY_MS}, 1000)) "
@@ -148,6 +153,20 @@ def source_sql(q, lower_ms="%(start)s"):
     ) AS e
     ANY LEFT JOIN ({links_sql(visitor_filter)}) AS l USING visitor_id
     WHERE ts <= %(as_of)s{person_filter}"""
+
+
+# A part of the people (``Query.part``): their persons' hash modulo the number of parts.
+PART = "modulo(cityHash64(person), %(parts)s) = %(part)s"
+
+
+def part_visitors_sql(visitor_filter, until):
+    """The visitors whose touchpoints belong to a person of the query's part: only theirs, and
+    their visits, are read for it, so each part holds a part of the people and of the visits."""
+    return f"""SELECT DISTINCT visitor_id FROM (
+            SELECT {person_sql()} AS person, visitor_id
+            FROM (SELECT visitor_id, user_id FROM events WHERE site = %(site)s AND is_bot = 0{visitor_filter} AND {until})
+            ANY LEFT JOIN ({links_sql(visitor_filter)}) AS l USING visitor_id)
+        WHERE {PART}"""
 
 
 # A touchpoint's time in milliseconds.

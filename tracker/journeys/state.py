@@ -39,6 +39,8 @@ BUILD_COLUMNS = ["site", "journey_id", "build", "status", "persons", "transition
                  "updated_at", "error", "version"]
 # A rebuild computes every person of a journey in one statement: it may take long.
 REBUILD_SECONDS = 3600
+# A site with more touchpoints is rebuilt in parts of its people, each within the query limits.
+REBUILD_PART_TOUCHPOINTS = 20_000_000
 # A read as of "now" (give or take this) may come from journey state; an earlier as_of needs
 # the touchpoints themselves, through the live engine. A person is settled (nothing changes
 # for them with time) only once their last deadline is this far behind the computation, so a
@@ -141,18 +143,21 @@ def insert_all_states(store, journey, site, build, as_of):
     """Compute every person's state in ClickHouse and store it (a rebuild's first step), with
     no transitions derived yet (``computed_at`` 0), and add it to the sums. Returns nothing: it
     is an INSERT SELECT into the state, then one into each of its sums."""
-    q = engine.Query(journey, site, 0, as_of, as_of, state=True)
     version = time.time_ns()
-    q.params.values.update(journey_id=journey["id"], build=build, version=version, stall=q.stall_ms,
-                           slack=AS_OF_SLACK_MS)
-    # settled: as PersonState.settles_at says
-    store.execute(f"""
-        INSERT INTO journey_state ({', '.join(STATE_COLUMNS)})
-        SELECT %(site)s, %(journey_id)s, person, %(build)s, {', '.join(ENGINE_COLUMNS[1:])},
-               toUInt64(0), toUInt64(0), toUInt64(%(version)s),
-               toUInt8(greatest(entry_max + %(window)s, last_ts + %(stall)s) + %(slack)s + 1 <= %(as_of)s), toInt8(2)
-        FROM ({engine.state_sql(q)})
-        WHERE notEmpty(a_entry)""", q.params.values, settings=rebuild_settings(store))
+    touchpoints = store.query("SELECT count() FROM events WHERE site = %(site)s", {"site": site}).scalar()
+    parts = max(1, -(-touchpoints // REBUILD_PART_TOUCHPOINTS))
+    for part in range(parts):  # one part at a time: the memory a rebuild takes is a part's
+        q = engine.Query(journey, site, 0, as_of, as_of, state=True, part=(part, parts) if parts > 1 else None)
+        q.params.values.update(journey_id=journey["id"], build=build, version=version, stall=q.stall_ms,
+                               slack=AS_OF_SLACK_MS)
+        # settled: as PersonState.settles_at says
+        store.execute(f"""
+            INSERT INTO journey_state ({', '.join(STATE_COLUMNS)})
+            SELECT %(site)s, %(journey_id)s, person, %(build)s, {', '.join(ENGINE_COLUMNS[1:])},
+                   toUInt64(0), toUInt64(0), toUInt64(%(version)s),
+                   toUInt8(greatest(entry_max + %(window)s, last_ts + %(stall)s) + %(slack)s + 1 <= %(as_of)s), toInt8(2)
+            FROM ({engine.state_sql(q)})
+            WHERE notEmpty(a_entry)""", q.params.values, settings=rebuild_settings(store))
     tally.sum_rebuilt(store, site, journey["id"], build, version, settings=rebuild_settings(store))
 
 
