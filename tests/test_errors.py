@@ -1,5 +1,7 @@
 """One error shape: what ClickHouse refuses reaches a client as a 503 with a reason, never a bare 500;
 dashboard pages fail as HTML pages, the API and ingest as JSON."""
+import pytest
+
 from test_dashboards import logged_in, login, user  # noqa: F401  (fixtures)
 
 
@@ -45,3 +47,21 @@ def test_unknown_urls_answer_in_the_format_of_their_part(client):
     assert api.status_code == 404 and api.mimetype == "application/json" and "error" in api.get_json()
     elsewhere = client.get("/no-such-thing")
     assert elsewhere.status_code == 404 and elsewhere.mimetype == "application/json"
+
+
+def test_a_statement_allowed_to_run_long_is_waited_for_past_the_socket_timeout(clickhouse_server):
+    """A rebuild's INSERT SELECT sends nothing until it is done: the client must wait as long as
+    the statement may run, not its usual socket timeout (a 100M rebuild failed so)."""
+    from tracker.store.backend import StoreUnavailable
+    from tracker.store.server import ServerBackend
+
+    store = ServerBackend(f"{clickhouse_server}/default", send_receive_timeout=1)
+    try:
+        with pytest.raises(StoreUnavailable):
+            store.execute("SELECT sleep(2)")
+        store.execute("SELECT sleep(2)", settings={"max_execution_time": 10})
+        assert store.query("SELECT 1").scalar() == 1  # and the usual timeout is back
+        with pytest.raises(StoreUnavailable):
+            store.execute("SELECT sleep(2)")
+    finally:
+        store.close()

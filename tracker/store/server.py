@@ -1,4 +1,5 @@
 """A ClickHouse server reached with clickhouse-driver's native protocol."""
+import contextlib
 import threading
 from urllib.parse import parse_qs, unquote, urlparse
 
@@ -60,9 +61,10 @@ class ServerBackend(Backend):
     def _run(self, sql, params=None, settings=None, rows=None):
         client = self._client()
         try:
-            if rows is not None:
-                return client.execute(sql, rows, settings=settings)
-            return client.execute(bind(sql, params), settings=settings, with_column_types=True)
+            with self._waiting(client, settings):
+                if rows is not None:
+                    return client.execute(sql, rows, settings=settings)
+                return client.execute(bind(sql, params), settings=settings, with_column_types=True)
         except _NETWORK_ERRORS as exc:
             client.disconnect()
             raise StoreUnavailable(f"ClickHouse at {self._kwargs['host']}:{self._kwargs['port']} "
@@ -70,6 +72,16 @@ class ServerBackend(Backend):
         except errors.Error as exc:
             client.disconnect()
             raise StoreError(str(exc).split("Stack trace")[0].strip()) from exc
+
+    def _waiting(self, client, settings):
+        """A statement allowed to run longer than the socket waits (a rebuild's INSERT SELECT,
+        which sends nothing until done) is waited for as long as it may run."""
+        allowed = (settings or {}).get("max_execution_time", 0)
+        if allowed <= self._kwargs["send_receive_timeout"]:
+            return contextlib.nullcontext()
+        if not client.connection.connected:  # the socket whose timeout is set must exist
+            client.connection.connect()
+        return client.connection.timeout_setter(allowed + self._kwargs["send_receive_timeout"])
 
     def _query(self, sql, params=None, settings=None):
         data, types = self._run(sql, params, self.limited(settings))
