@@ -9,7 +9,7 @@ does, at the earliest such time. The first stage-1 touchpoint after a run ended 
 run (a second trip after the first). The person's stage, the furthest of all attempts, is the
 furthest of all runs.
 
-``implied(state, journey, as_of)`` is every transition the state implies up to ``as_of``; the
+``implied(runs, touch_times, journey, as_of)`` is every transition a state implies up to ``as_of``; the
 worker records those not recorded before. Ids are derived from what a transition says (kind,
 stage, time), never from when it was found, so deriving twice writes nothing new.
 """
@@ -87,12 +87,15 @@ def _first_after(touch_times, moment, as_of):
     return next((t for t in touch_times if moment < t <= as_of), 0)
 
 
-def implied(attempts, touch_times, journey, as_of):
-    """Every transition that ``attempts`` (clean, ``[(entry, stage, times)]``) and the person's
-    ``touch_times`` imply up to ``as_of``, ids not yet set."""
+def runs_of_journey(attempts, journey):
+    return runs_of(attempts, len(journey["stages"]), window_ms(journey))
+
+
+def implied(runs, touch_times, journey, as_of):
+    """Every transition that a person's ``runs`` (``runs_of_journey``) and ``touch_times`` imply
+    up to ``as_of``, ids not yet set."""
     k = len(journey["stages"])
-    stall_ms = journey["stall_after_days"] * DAY_MS
-    runs = runs_of(attempts, k, window_ms(journey))
+    silences = _silences(touch_times, journey["stall_after_days"] * DAY_MS, as_of)
     found = []
     for run in runs:
         for j in range(1, run.stage + 1):
@@ -109,7 +112,7 @@ def implied(attempts, touch_times, journey, as_of):
             if back:
                 found.append(Transition("reactivated", run.start, run.stage, run.stage, back, back - run.end,
                                         cause_ms=back))
-        for last, moment, back in _silences(touch_times, stall_ms, as_of):
+        for last, moment, back in silences:
             if not run.start <= last or moment > run.end or (run.completed and moment >= run.end):
                 continue
             stage = run.stage_at(moment)
@@ -119,13 +122,12 @@ def implied(attempts, touch_times, journey, as_of):
     return found
 
 
-def next_deadline(attempts, touch_times, journey, as_of):
+def next_deadline(runs, touch_times, journey, as_of):
     """The next moment after ``as_of`` when time passing alone changes something (a run's window
     closes, the latest silence grows long), or 0."""
-    k = len(journey["stages"])
     stall_ms = journey["stall_after_days"] * DAY_MS
     moments = []
-    for run in runs_of(attempts, k, window_ms(journey)):
+    for run in runs:
         if run.completed:
             continue
         if run.end > as_of:

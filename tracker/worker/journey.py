@@ -5,7 +5,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ..journeys import engine, state, transitions
 from ..store import mutations
-from ..journeys.definitions import window_ms
 from ..journeys.state import PersonState
 from .changes import visitors_of_persons
 
@@ -21,14 +20,13 @@ PERSONS_PER_SLICE = 2000
 def derive(site, journey, build, before, after, as_of):
     """The transitions to record when a person's state goes from ``before`` (None: never derived)
     to ``after`` at ``as_of``; sets ``after``'s computed time and next deadline."""
-    k, window = len(journey["stages"]), window_ms(journey)
     derived_before = before is not None and before.computed_at > 0
-    old = (transitions.implied(before.attempts(), before.touch_times, journey, before.computed_at)
-           if derived_before else [])
-    new = transitions.implied(after.attempts(), after.touch_times, journey, as_of)
+    old_runs = transitions.runs_of_journey(before.attempts(), journey) if derived_before else []
+    runs = transitions.runs_of_journey(after.attempts(), journey)
+    old = transitions.implied(old_runs, before.touch_times, journey, before.computed_at) if derived_before else []
+    new = transitions.implied(runs, after.touch_times, journey, as_of)
     if derived_before:
-        new += transitions.lowered(transitions.runs_of(before.attempts(), k, window),
-                                   transitions.runs_of(after.attempts(), k, window), as_of)
+        new += transitions.lowered(old_runs, runs, as_of)
     # compared by what they say; only those to record are hashed into ids
     known = {transitions.identity(t) for t in old}
     fresh = {}
@@ -37,7 +35,7 @@ def derive(site, journey, build, before, after, as_of):
             fresh.setdefault(transitions.identity(t), t)
     transitions.with_ids(site, journey["id"], build, after.person, fresh.values())
     after.computed_at = as_of
-    deadline = transitions.next_deadline(after.attempts(), after.touch_times, journey, as_of)
+    deadline = transitions.next_deadline(runs, after.touch_times, journey, as_of)
     settles = after.settles_at(journey)
     after.settled = int(settles <= as_of)
     # the sweep comes back when the person settles, too: the sums then drop their open row
