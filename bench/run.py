@@ -33,6 +33,9 @@ def main():
     ]
     if (ROOT / "bench" / "journeys.py").exists():
         failures.append(run("journeys", ["bench/journeys.py", "--rows", rows]))
+        if not quick:  # journey state at scale: generated once (minutes), rebuilt in parts, then read
+            failures.append(run("journeys at 100M touchpoints", ["bench/journeys.py", "--rows", "100000000",
+                                                                  "--backend", "server", "--scale", "--runs", "3"]))
     failures.append(run("automations", ["bench/automations.py", "--rows", rows]
                         + (["--deliveries", "1000", "--seconds", "5"] if quick else [])))
     failures.append(run("cluster against one node", ["bench/cluster.py", "--rows", "200000" if quick else "1000000"]))
