@@ -164,7 +164,7 @@ def part_visitors_sql(visitor_filter, until):
     their visits, are read for it, so each part holds a part of the people and of the visits."""
     return f"""SELECT DISTINCT visitor_id FROM (
             SELECT {person_sql()} AS person, visitor_id
-            FROM (SELECT visitor_id, user_id FROM events WHERE site = %(site)s AND is_bot = 0{visitor_filter} AND {until})
+            FROM (SELECT visitor_id, user_id FROM events WHERE site = %(site)s AND is_bot = 0{visitor_filter} AND {until}) AS e
             ANY LEFT JOIN ({links_sql(visitor_filter)}) AS l USING visitor_id)
         WHERE {PART}"""
 
