@@ -10,6 +10,7 @@ from tracker.cli import main as tracker
 from tracker.ingest.touchpoints import EVENT_COLUMNS
 from tracker.journeys import definitions, reports, state
 from tracker.worker import JourneyWorker, read_status
+from tracker.worker.journey import rebuild_states
 
 DAY = 86_400_000
 NOW = int(time.time() * 1000)
@@ -193,3 +194,28 @@ def test_the_app_runs_a_worker_that_keeps_state_fresh(test_config, tmp_path):
         assert client.get("/healthz").get_json()["journey_worker"]["leading"] is True
     finally:
         close_app(app)
+
+
+def test_a_rebuild_in_parts_of_the_people_gives_every_state_a_rebuild_in_one_gives(store, monkeypatch):
+    # the links move a visitor's touchpoints to a user: a part must take them with that user
+    journey = dict(definitions.validate_definition(BOOKING), id="booking")
+    start = NOW - 2 * DAY
+    rows = []
+    for i in range(12):
+        rows += [touchpoint(f"v{i}", start + i * 1000), touchpoint(f"v{i}", start + i * 1000 + 500, "event", "compare")]
+    rows += [touchpoint("v0", start + 60_000, "purchase", user="alice"), touchpoint("v5", start + 70_000, "purchase")]
+    store.insert("events", EVENT_COLUMNS, rows)
+    store.insert("identities", ["site", "visitor_id", "user_id", "linked_at"],
+                 [("s1", "v3", "alice", start // 1000), ("s1", "v7", "bob", start // 1000)])
+
+    def rebuilt(build, part_touchpoints):
+        monkeypatch.setattr(state, "REBUILD_PART_TOUCHPOINTS", part_touchpoints)
+        rebuild_states(store, "s1", journey, build, NOW)
+        return sorted(tuple(tuple(v) if isinstance(v, list) else v for v in row) for row in store.query(
+            "SELECT person, a_entry, a_stage, a_times, last_ts, touch_times FROM journey_state "
+            "WHERE build = %(b)s", {"b": build}))
+
+    whole = rebuilt("whole", state.REBUILD_PART_TOUCHPOINTS)
+    # alice: v3's discover and compare (linked), v0's purchase (as her); v0's other touchpoints stay v0's
+    assert len(whole) == 12 and (whole[0][0], whole[0][2]) == ("alice", (3,))
+    assert rebuilt("parted", 5) == whole  # 26 touchpoints: six parts

@@ -10,17 +10,15 @@ SELECT grp.1 AS total, grp.2 AS value,
     FROM (SELECT person,
         arraySort(groupUniqArrayIf((ts, event_id, mask, excl, value), (mask != 0 OR excl != 0) AND ts <= %(end)s + %(window)s)) AS ev_all, arraySlice(ev_all, -2000) AS ev, toUInt8(length(ev_all) > 2000) AS capped, arrayMap(x -> x.1, ev) AS T, arrayMap(x -> x.3, ev) AS M, arrayMap(x -> x.4, ev) AS X, arrayMap(x -> x.5, ev) AS B, max(ts) AS last_ts, '' AS first_channel
     FROM (SELECT if(user_id != '', user_id, if(linked_user != '', linked_user, visitor_id)) AS person, ts, event_id, mask, excl, value, channel
-    FROM (
-        SELECT visitor_id, user_id, event_id, channel, ts,
+        FROM (SELECT visitor_id, user_id, event_id, channel, ts,
                toUInt32(if((match(path, %(p0)s)), 1, 0) + if((name = %(p1)s AND utm_campaign = %(p2)s), 2, 0) + if((type = %(p3)s AND (has(prop_keys, %(p5)s) AND prop_values[indexOf(prop_keys, %(p5)s)] = %(p4)s)), 4, 0)) AS mask, toUInt8((name = %(p6)s)) AS excl, if(mask != 0, [channel], emptyArrayString()) AS value
         FROM (SELECT *, (own_channel NOT IN ('', 'direct') OR visit_channel = '') AS own_origin, if(own_origin, if(own_channel = '', 'direct', own_channel), visit_channel) AS channel, if(own_origin, own_source, visit_source) AS source
         FROM (SELECT *, cityHash64(visitor_id, session_id) AS visit_key FROM (SELECT visitor_id, user_id, event_id, toUInt64(event_time) * 1000 + event_ms AS ts, type, name, path, utm_source, utm_medium, utm_campaign, prop_keys, prop_values, browser, device, country, session_id, channel AS own_channel, source AS own_source FROM events WHERE site = %(site)s AND is_bot = 0 AND event_time >= toDateTime(intDiv(%(start)s, 1000)) AND event_time <= toDateTime(intDiv(%(as_of)s, 1000)))) AS t
         ANY LEFT JOIN (SELECT cityHash64(visitor_id, session_id) AS visit_key, tupleElement(argMin((channel, source), toUInt64(event_time) * 1000 + event_ms), 1) AS visit_channel,
                    tupleElement(argMin((channel, source), toUInt64(event_time) * 1000 + event_ms), 2) AS visit_source
             FROM events WHERE site = %(site)s AND event_time >= toDateTime(intDiv(greatest(%(start)s, 86400000) - 86400000, 1000)) AND event_time <= toDateTime(intDiv(%(as_of)s, 1000)) AND session_id != '' AND channel != ''
-            GROUP BY visit_key) AS v USING visit_key)
-    ) AS e
-    ANY LEFT JOIN (SELECT visitor_id, argMax(user_id, linked_at) AS linked_user
+            GROUP BY visit_key) AS v USING visit_key)) AS e
+        ANY LEFT JOIN (SELECT visitor_id, argMax(user_id, linked_at) AS linked_user
         FROM identities WHERE site = %(site)s GROUP BY visitor_id) AS l USING visitor_id
     WHERE ts <= %(as_of)s)
     GROUP BY person

@@ -111,12 +111,11 @@ def touched(store, site, match, windows):
     where = ("site = %(site)s AND visitor_id IN %(visitors)s AND event_time >= toDateTime(intDiv(%(first)s, 1000)) "
              "AND event_time <= toDateTime(intDiv(%(last)s, 1000))")
     columns = ["visitor_id", "user_id", engine.TS, *RULE_COLUMNS]
+    touchpoints = engine.touchpoints_sql(columns, where + " AND is_bot = 0",
+                                         where.replace('%(first)s', '%(first)s - 86400000'))
     rows = store.query(f"""
         SELECT person, groupArray(ts) FROM (
-            SELECT {engine.person_sql()} AS person, ts
-            FROM ({engine.touchpoints_sql(columns, where + " AND is_bot = 0",
-                                          where.replace('%(first)s', '%(first)s - 86400000'))}) AS e
-            ANY LEFT JOIN ({engine.links_sql(' AND visitor_id IN %(visitors)s')}) AS l USING visitor_id
+            {engine.with_person("ts", touchpoints, " AND visitor_id IN %(visitors)s")}
             WHERE {condition} AND ts > %(first)s AND ts <= %(last)s)
         WHERE person IN %(persons)s GROUP BY person""", params.values)
     times = dict(rows)

@@ -88,6 +88,14 @@ def links_sql(visitor_filter):
         FROM identities WHERE site = %(site)s{visitor_filter} GROUP BY visitor_id"""
 
 
+def with_person(columns, source, visitor_filter):
+    """``columns`` of the rows of ``source`` (a SELECT with visitor_id and user_id), each after
+    its ``person``. The join's subqueries are aliased: chDB refuses them bare (18.16 does not)."""
+    return f"""SELECT {person_sql()} AS person, {columns}
+        FROM ({source}) AS e
+        ANY LEFT JOIN ({links_sql(visitor_filter)}) AS l USING visitor_id"""
+
+
 def mask_sql(q):
     """Bit j-1 set when the touchpoint matches stage j's rule."""
     terms = [f"if({rule_sql(stage['match'], q.params)}, {1 << j}, 0)" for j, stage in enumerate(q.journey["stages"])]
@@ -138,20 +146,19 @@ def source_sql(q, lower_ms="%(start)s"):
     if q.part is not None:
         q.params.values.update(part=q.part[0], parts=q.part[1])
         person_filter += f" AND {PART}"
-        visitor_filter += f" AND visitor_id IN ({part_visitors_sql(visitor_filter, until)})"
+        # GLOBAL: on a cluster the part's visitors are found once, from every shard's touchpoints
+        # and links, and sent to the shards (a subquery of the sharded table per shard is refused)
+        visitor_filter += f" AND visitor_id GLOBAL IN ({part_visitors_sql(visitor_filter, until)})"
     where = f"site = %(site)s AND is_bot = 0{visitor_filter} AND event_time >= toDateTime(intDiv({lower_ms}, 1000)) AND {until}"
     # A visit that began up to a day before the range still gives its channel and source.
     visits = (f"site = %(site)s{visitor_filter} AND event_time >= toDateTime(intDiv(greatest({lower_ms}, {DAY_MS}) - {DAY_MS}, 1000)) "
               f"AND {until}")
     touchpoints = touchpoints_sql(["visitor_id", "user_id", "event_id", TS] + list(RULE_COLUMNS), where,
                                   visits if uses_visits(q) else None)
-    return f"""SELECT {person_sql()} AS person, ts, event_id, mask, excl, value, channel
-    FROM (
-        SELECT visitor_id, user_id, event_id, channel, ts,
+    matched = f"""SELECT visitor_id, user_id, event_id, channel, ts,
                {mask_sql(q)} AS mask, {exclusion_sql(q)} AS excl, {breakdown_sql(q)} AS value
-        FROM ({touchpoints})
-    ) AS e
-    ANY LEFT JOIN ({links_sql(visitor_filter)}) AS l USING visitor_id
+        FROM ({touchpoints})"""
+    return f"""{with_person("ts, event_id, mask, excl, value, channel", matched, visitor_filter)}
     WHERE ts <= %(as_of)s{person_filter}"""
 
 
@@ -162,10 +169,8 @@ PART = "modulo(cityHash64(person), %(parts)s) = %(part)s"
 def part_visitors_sql(visitor_filter, until):
     """The visitors whose touchpoints belong to a person of the query's part: only theirs, and
     their visits, are read for it, so each part holds a part of the people and of the visits."""
-    return f"""SELECT DISTINCT visitor_id FROM (
-            SELECT {person_sql()} AS person, visitor_id
-            FROM (SELECT visitor_id, user_id FROM events WHERE site = %(site)s AND is_bot = 0{visitor_filter} AND {until}) AS e
-            ANY LEFT JOIN ({links_sql(visitor_filter)}) AS l USING visitor_id)
+    events = f"SELECT visitor_id, user_id FROM events WHERE site = %(site)s AND is_bot = 0{visitor_filter} AND {until}"
+    return f"""SELECT DISTINCT visitor_id FROM ({with_person("visitor_id", events, visitor_filter)})
         WHERE {PART}"""
 
 

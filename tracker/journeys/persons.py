@@ -8,7 +8,7 @@ key (site, visitor_id, …), so a person's page never scans the site.
 import re
 
 from . import definitions, reports, state
-from .engine import TS, VISITOR_IN, links_sql, person_sql, touchpoints_sql
+from .engine import TS, VISITOR_IN, touchpoints_sql, with_person
 
 SEARCH_TRAITS = ("email", "name", "first_name", "last_name", "company")
 TIMELINE_LIMIT = 5000
@@ -92,9 +92,7 @@ def touchpoints(store, site, person, visitors, as_of_ms):
     columns = ["user_id", TS] + [c for c in TIMELINE_COLUMNS[1:] if c not in ("channel", "source", "session_id")]
     rows = store.query(f"""
         SELECT {', '.join(TIMELINE_COLUMNS)} FROM (
-            SELECT {person_sql()} AS person, *
-            FROM ({touchpoints_sql(columns, mine + " AND is_bot = 0", mine)}) AS e
-            ANY LEFT JOIN ({links_sql(visitor_filter)}) AS l USING visitor_id
+            {with_person("*", touchpoints_sql(columns, mine + " AND is_bot = 0", mine), visitor_filter)}
         )
         WHERE person = %(person)s AND ts <= %(as_of)s
         ORDER BY ts DESC, event_id DESC
