@@ -15,6 +15,7 @@ import logging
 import statistics
 import sys
 import time
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -134,16 +135,41 @@ FROM numbers({rows})
 """
 
 
+@contextmanager
+def timed_statements(store):
+    """The INSERTs ``store.execute`` runs meanwhile, as [(table, seconds)] (the server keeps
+    no query log in the test set-up, so statements are timed here)."""
+    statements, execute = [], store.execute
+
+    def timed(sql, *args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return execute(sql, *args, **kwargs)
+        finally:
+            words = sql.split()
+            if words[:2] == ["INSERT", "INTO"]:
+                statements.append((words[2], time.perf_counter() - started))
+
+    store.execute = timed
+    try:
+        yield statements
+    finally:
+        del store.execute  # the bound method again
+
+
 def journey_state_figures(store, client, headers, rows, runs, live, history=True):
     """Build the journey's state (timed against the live funnel, ``live``: {label: seconds}),
     then read from it."""
     journey = definitions.get(store, SITE, "trip")
     build = state.build_of(journey)
     started = time.perf_counter()
-    persons = rebuild_states(store, SITE, journey, build)
+    with timed_statements(store) as statements:
+        persons = rebuild_states(store, SITE, journey, build)
     built = time.perf_counter() - started
     ratios = "".join(f"   build/{label} = {built / seconds:.2f}" for label, seconds in live.items() if seconds)
     print(f"{'state build (readable)':26} {built * 1000:8.1f} ms   ({persons:,} people, state and sums){ratios}")
+    for table, seconds in statements:  # where a build's time goes: the next cut starts here
+        print(f"{'  of it, ' + table:26} {seconds * 1000:8.1f} ms")
     if history:
         started, cursor = time.perf_counter(), {}
         while not derive_history(store, SITE, journey, build, state.build_status(store, SITE, journey),
