@@ -208,9 +208,19 @@ def test_a_rebuild_in_parts_of_the_people_gives_every_state_a_rebuild_in_one_giv
     store.insert("identities", ["site", "visitor_id", "user_id", "linked_at"],
                  [("s1", "v3", "alice", start // 1000), ("s1", "v7", "bob", start // 1000)])
 
+    inserts, execute = [], store.execute
+
+    def counted(sql, *args, **kwargs):  # how many parts the state was written in
+        inserts.append(sql.split(None, 3)[:3] == ["INSERT", "INTO", "journey_state"])
+        return execute(sql, *args, **kwargs)
+
+    monkeypatch.setattr(store, "execute", counted)
+
     def rebuilt(build, part_touchpoints):
         monkeypatch.setattr(state, "REBUILD_PART_TOUCHPOINTS", part_touchpoints)
+        inserts.clear()
         rebuild_states(store, "s1", journey, build, NOW)
+        assert sum(inserts) == -(-26 // part_touchpoints)
         return sorted(tuple(tuple(v) if isinstance(v, list) else v for v in row) for row in store.query(
             "SELECT person, a_entry, a_stage, a_times, last_ts, touch_times FROM journey_state "
             "WHERE build = %(b)s", {"b": build}))
