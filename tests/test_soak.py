@@ -24,6 +24,18 @@ pytestmark = [pytest.mark.slow, pytest.mark.soak]
 SECONDS = float(os.environ.get("TRACKER_SOAK_SECONDS", "20"))
 
 
+def kill_newest_worker(master):
+    """SIGKILL the master's newest worker (one survives); one that exited since it was listed
+    (a child the master had just reaped) is no longer there to kill, so the next is taken."""
+    for _ in range(50):
+        try:
+            os.kill(max(workers_of(master)), signal.SIGKILL)
+            return
+        except (ProcessLookupError, ValueError):  # gone meanwhile, or none listed yet
+            time.sleep(0.1)
+    raise AssertionError("the gunicorn master has no worker to kill")
+
+
 def workers_of(master):
     """pids of the gunicorn master's workers."""
     found = []
@@ -135,7 +147,7 @@ def test_a_soak_with_an_outage_and_killed_workers_loses_nothing(tmp_path, redis_
                 elif action == "back":
                     clickhouse.start()
                 else:
-                    os.kill(max(workers_of(server.process.pid)), signal.SIGKILL)  # the newest: one survives
+                    kill_newest_worker(server.process.pid)
             for pid in workers_of(server.process.pid):
                 memory.setdefault(pid, []).append((elapsed, rss_mb(pid)))
             time.sleep(0.5)
