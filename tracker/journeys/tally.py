@@ -11,7 +11,8 @@ sums are unaffected, and a list drops the pairs it reads.
 Ranges whose bounds cut a day are read from the state rows themselves (``state.persons_sql``).
 
 A rebuild's rows (``sign`` 2) pass the views by; ``sum_rebuilt`` sums them with the views' own
-SELECTs, read from the migration, so both sums are one definition.
+SELECTs, read from the migration, so both sums are one definition (``rebuilt_select`` only
+groups them in steps that suit a million people at once).
 """
 import re
 from collections import defaultdict
@@ -184,9 +185,37 @@ def sum_rebuilt(store, site, journey_id, build, version, settings=None):
     for table, view in VIEWS.items():
         select = view_select(view)
         assert _WHERE in select, f"the view {view} no longer reads journey_state as this expects"
+        select = rebuilt_select(table, select).replace(_WHERE, rebuilt)
         columns = ", ".join(COLUMNS[table])  # by name, as a view inserts (a plain INSERT goes by position)
-        store.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM ({select.replace(_WHERE, rebuilt)})",
-                      params, settings=settings)
+        store.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM ({select})", params, settings=settings)
+
+
+# The tally view's breakdowns: one row per breakdown of each row it sums.
+_DIMS = re.compile(r"\(arrayJoin\((\[.*?\])\) AS td\)\.1 AS dim,\s*td\.2 AS value,", re.S)
+_BY_DIM = "GROUP BY site, journey_id, build, dim, value,"
+
+
+def rebuilt_select(table, select):
+    """A view's SELECT as it sums a rebuild's rows (the same sums, less work for a million people).
+
+    ``journey_people``: a rebuild has one row a person, so each (person, rectangle) comes once and
+    there is nothing to group. ``journey_tally``: first summed by the entry's breakdown values
+    together, then by each breakdown: people share a few combinations of values, so the nine rows
+    a breakdown each are made from a few sums rather than from every person."""
+    if table == "journey_people":
+        head, grouped, _ = select.partition("\nGROUP BY ")
+        assert grouped and "sum(toInt64(sign)) AS n" in head, "the people view no longer sums as this expects"
+        return head.replace("sum(toInt64(sign)) AS n", "toInt64(sign) AS n")
+    dims = _DIMS.search(select)
+    assert dims and _BY_DIM in select, "the tally view no longer breaks down as this expects"
+    by_values = (select.replace(dims.group(0), "a_values[tr.5] AS vals, first_channel AS fc,")
+                 .replace(_BY_DIM, "GROUP BY site, journey_id, build, vals, fc,"))
+    per_dim = dims.group(1).replace("a_values[tr.5]", "vals").replace("first_channel", "fc")
+    keys = ", ".join(c for c in COLUMNS[table] if c not in ("site", "journey_id", "build", "dim", "value", "n"))
+    return f"""SELECT site, journey_id, build, (arrayJoin({per_dim}) AS td).1 AS dim, td.2 AS value, {keys}, sum(n) AS n
+FROM ({by_values})
+GROUP BY site, journey_id, build, dim, value, {keys}
+HAVING n != 0"""
 
 
 __all__ = ["STATUSES", "days", "funnel_rows", "people_rows"]
