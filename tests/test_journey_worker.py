@@ -9,6 +9,7 @@ from conftest import command_env
 from tracker.cli import main as tracker
 from tracker.ingest.touchpoints import EVENT_COLUMNS
 from tracker.journeys import definitions, reports, state
+from tracker.store import mutations
 from tracker.worker import JourneyWorker, read_status
 from tracker.worker.journey import rebuild_states
 
@@ -229,3 +230,19 @@ def test_a_rebuild_in_parts_of_the_people_gives_every_state_a_rebuild_in_one_giv
     # alice: v3's discover and compare (linked), v0's purchase (as her); v0's other touchpoints stay v0's
     assert len(whole) == 12 and (whole[0][0], whole[0][2]) == ("alice", (3,))
     assert rebuilt("parted", 5) == whole  # 26 touchpoints: six parts
+
+
+def test_a_rebuild_over_sums_left_without_their_states_counts_each_person_once(store):
+    journey = dict(definitions.validate_definition(BOOKING), id="booking")
+    store.insert("events", EVENT_COLUMNS, [touchpoint(f"v{i}", NOW - DAY + i * 1000) for i in range(3)])
+
+    def people_summed():
+        return [store.query(f"SELECT sum(n) FROM {table} WHERE build = 'b'{also}").scalar()
+                for table, also in (("journey_people", ""), ("journey_tally", " AND dim = '' AND metric = 0"))]
+
+    rebuild_states(store, "s1", journey, "b", NOW)
+    assert people_summed() == [3, 3]
+    store.delete_where("journey_state", "build = 'b'")  # the states alone are gone (say, emptied by hand)
+    mutations.wait(store, ["journey_state"], timeout=30)
+    rebuild_states(store, "s1", journey, "b", NOW)
+    assert people_summed() == [3, 3]

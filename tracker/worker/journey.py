@@ -159,8 +159,11 @@ def rebuild_states(store, site, journey, build, as_of=None):
     """A new build's first step: every person's state, in ClickHouse (and its sums, by the
     views). Readable afterwards. A build computed again (after a failure) starts empty."""
     state.record_build(store, site, journey["id"], build, "building")
-    if store.query("SELECT count() FROM journey_state WHERE site = %(site)s AND journey_id = %(j)s "
-                   "AND build = %(build)s", {"site": site, "j": journey["id"], "build": build}).scalar():
+    # any of the three: sums left without their states (one table restored, or emptied) would
+    # otherwise count their people twice
+    if any(store.query(f"SELECT count() FROM {table} WHERE site = %(site)s AND journey_id = %(j)s "
+                       "AND build = %(build)s", {"site": site, "j": journey["id"], "build": build}).scalar()
+           for table in state.BUILD_TABLES):
         state.delete_builds(store, site, journey["id"], "build = %(b)s", build)
         mutations.wait(store, state.BUILD_TABLES, timeout=state.REBUILD_SECONDS)
     state.insert_all_states(store, dict(journey, id=journey["id"]), site, build, as_of or state.now_ms())
