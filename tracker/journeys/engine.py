@@ -22,6 +22,7 @@ The pieces, innermost first:
 5. ``funnel`` / ``people``: the figures, or the page of people.
 """
 from ..clock import DAY_MS
+from ..store.backend import Members
 from .definitions import window_ms
 from .durations import LEVELS, bucket_sql
 from .rules import BREAKDOWNS, ENTRY_BREAKDOWNS, PERSON_BREAKDOWNS, RULE_COLUMNS, Params, rule_sql
@@ -76,10 +77,10 @@ def person_sql():
     return "if(user_id != '', user_id, if(linked_user != '', linked_user, visitor_id))"
 
 
-# The visitors of a few people, or of twenty thousand: as one array literal, which 18.16 parses
-# and analyses as one node (a tuple of 60,000 names is 60,000 nodes, copied at every level of
-# subquery); the set still narrows the primary key.
-VISITOR_IN = "visitor_id IN (SELECT arrayJoin(%(visitors)s))"
+# The visitors of a few people, or of twenty thousand (``Members``): a table sent beside the
+# query on a server, an array literal on chDB (one node; a tuple of 60,000 names is 60,000
+# nodes, copied at every level of subquery). Either set still narrows the primary key.
+VISITOR_IN = "visitor_id IN %(visitors)s"
 
 
 def links_sql(visitor_filter):
@@ -137,7 +138,7 @@ def source_sql(q, lower_ms="%(start)s"):
     """Touchpoints of the site with person, ts, mask, excl and breakdown value."""
     visitor_filter = f" AND {VISITOR_IN}" if q.visitors is not None else ""
     if q.visitors is not None:
-        q.params.values["visitors"] = sorted(q.visitors)
+        q.params.values["visitors"] = Members(sorted(q.visitors))
     person_filter = ""
     if q.person is not None:  # one person's page: their visitors may carry others' touchpoints
         q.params.values["person"] = q.person

@@ -7,6 +7,7 @@ key (site, visitor_id, …), so a person's page never scans the site.
 """
 import re
 
+from ..store.backend import Members
 from . import definitions, reports, state
 from .engine import TS, VISITOR_IN, touchpoints_sql, with_person
 
@@ -31,8 +32,8 @@ def traits_of(store, site, user_ids):
         return {}
     rows = store.query("""SELECT user_id, key, argMax(value, (updated_at, updated_ms)) AS newest
         FROM persons ARRAY JOIN trait_keys AS key, trait_values AS value
-        WHERE site = %(site)s AND user_id IN (SELECT arrayJoin(%(ids)s))
-        GROUP BY user_id, key""", {"site": site, "ids": sorted(user_ids)})
+        WHERE site = %(site)s AND user_id IN %(ids)s
+        GROUP BY user_id, key""", {"site": site, "ids": Members(sorted(user_ids))})
     found = {}
     for user_id, key, value in rows:
         found.setdefault(user_id, {})[key] = value
@@ -85,7 +86,7 @@ def search(store, site, text, limit=20):
 def touchpoints(store, site, person, visitors, as_of_ms):
     """The person's latest touchpoints up to ``as_of`` (at most TIMELINE_LIMIT), oldest first, a
     retried event once, each with the channel and source it counts under (its own, or its visit's)."""
-    params = {"site": site, "person": person, "visitors": sorted(visitors), "as_of": as_of_ms,
+    params = {"site": site, "person": person, "visitors": Members(sorted(visitors)), "as_of": as_of_ms,
               "limit": TIMELINE_LIMIT}
     visitor_filter = f" AND {VISITOR_IN}"
     mine = f"site = %(site)s{visitor_filter} AND event_time <= toDateTime(intDiv(%(as_of)s, 1000))"

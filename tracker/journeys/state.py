@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from ..clock import DAY_MS
 from ..clock import now_ms  # noqa: F401  (the worker reads it as state.now_ms)
+from ..store.backend import Members
 from . import engine, tally
 from .definitions import window_ms
 from .rules import ENTRY_BREAKDOWNS
@@ -113,8 +114,8 @@ def read_states(store, site, journey_id, build, persons):
     columns = [c for c in STATE_COLUMNS if c in PersonState.__dataclass_fields__]
     rows = store.query(f"""
         SELECT {', '.join(columns)} FROM journey_state FINAL
-        WHERE {_state_filter()} AND person IN (SELECT arrayJoin(%(persons)s))""",
-                       {"site": site, "journey": journey_id, "build": build, "persons": sorted(persons)})
+        WHERE {_state_filter()} AND person IN %(persons)s""",
+                       {"site": site, "journey": journey_id, "build": build, "persons": Members(sorted(persons))})
     return {row["person"]: PersonState.from_row(row) for row in rows.dicts()}
 
 
@@ -205,8 +206,8 @@ def due_states(store, as_of, limit=5000):
     for site, journey_id, persons in candidates:
         rows = store.query(f"""
             SELECT build, {', '.join(columns)} FROM journey_state FINAL
-            WHERE site = %(site)s AND journey_id = %(journey)s AND person IN (SELECT arrayJoin(%(persons)s))""",
-                           {"site": site, "journey": journey_id, "persons": sorted(persons)})
+            WHERE site = %(site)s AND journey_id = %(journey)s AND person IN %(persons)s""",
+                           {"site": site, "journey": journey_id, "persons": Members(sorted(persons))})
         due += [(site, journey_id, r["build"], PersonState.from_row(r)) for r in rows.dicts()
                 if 0 < r["next_deadline"] <= as_of]
     return due
@@ -219,8 +220,8 @@ def cancel_persons(store, site, persons):
         return
     rows = store.query(f"""
         SELECT {', '.join(STATE_COLUMNS)} FROM journey_state FINAL
-        WHERE site = %(site)s AND person IN (SELECT arrayJoin(%(persons)s)) AND notEmpty(a_entry)""",
-                       {"site": site, "persons": sorted(persons)})
+        WHERE site = %(site)s AND person IN %(persons)s AND notEmpty(a_entry)""",
+                       {"site": site, "persons": Members(sorted(persons))})
     cancels = [tuple(-1 if c == "sign" else v for c, v in zip(STATE_COLUMNS, row)) for row in rows]
     if cancels:
         store.insert("journey_state", STATE_COLUMNS, cancels)

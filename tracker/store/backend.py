@@ -37,14 +37,35 @@ _SAFE_TYPES = (str, int, float, list, tuple, type(None))
 query_clock = contextvars.ContextVar("query_clock")
 
 
-def bind(sql, params):
+class Members(tuple):
+    """Values a query tests membership against: ``x IN %(name)s``, with ``kind`` their ClickHouse
+    type. A backend that can sends them beside the query as a table of their own (``table``);
+    otherwise they are written into it as ``(SELECT arrayJoin([...]))``. ClickHouse 18.16
+    handles a literal of thousands of values again in every subquery it analyses: half a
+    second of a worker's query for 20,000 visitors."""
+
+    def __new__(cls, values, kind="String"):
+        if not re.fullmatch(r"\w+", kind):
+            raise ValueError(f"not a ClickHouse type: {kind!r}")
+        members = super().__new__(cls, values)
+        members.kind = kind
+        return members
+
+    def table(self, name):
+        """As clickhouse-driver's ``external_tables`` entry named ``name``."""
+        return {"name": name, "structure": [("value", self.kind)], "data": [{"value": v} for v in self]}
+
+
+def bind(sql, params, members=None):
     """Substitute ``%(name)s`` parameters with clickhouse-driver's client-side escaping.
 
     Only plain values are allowed: anything else would be pasted into the SQL as-is.
+    ``members(name, value)``: the SQL that stands for a ``Members`` parameter, when the backend
+    sends them apart (by default they are escaped into the SQL).
     """
     if not params:
         return sql
-    checked = {}
+    checked, apart = {}, {}
     for key, value in params.items():
         if isinstance(value, bool):
             value = int(value)
@@ -56,8 +77,18 @@ def bind(sql, params):
             raise TypeError(f"parameter {key!r} has unsupported type {type(value).__name__}")
         if isinstance(value, (list, tuple)) and not all(isinstance(v, (str, int, float)) for v in value):
             raise TypeError(f"parameter {key!r} must be a list of strings or numbers")
-        checked[key] = value
-    return sql % escape_params(checked, None)
+        if isinstance(value, Members) and members is not None:
+            apart[key] = members(key, value)
+        elif isinstance(value, Members):
+            checked[key] = list(value)
+        else:
+            checked[key] = value
+    escaped = escape_params(checked, None)
+    for key, value in params.items():
+        if isinstance(value, Members) and key not in apart:
+            array = escaped[key] if value else f"CAST([], 'Array({value.kind})')"  # [] alone has no type
+            escaped[key] = f"(SELECT arrayJoin({array}))"
+    return sql % {**escaped, **apart}
 
 
 def to_epoch(value):

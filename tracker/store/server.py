@@ -64,7 +64,14 @@ class ServerBackend(Backend):
             with self._waiting(client, settings):
                 if rows is not None:
                     return client.execute(sql, rows, settings=settings)
-                return client.execute(bind(sql, params), settings=settings, with_column_types=True)
+                tables = []
+
+                def apart(name, members):  # sent beside the query, not parsed in it
+                    tables.append(members.table(f"_members_{name}"))
+                    return tables[-1]["name"]
+
+                return client.execute(bind(sql, params, apart), settings=settings, with_column_types=True,
+                                      external_tables=tables or None)
         except _NETWORK_ERRORS as exc:
             client.disconnect()
             raise StoreUnavailable(f"ClickHouse at {self._kwargs['host']}:{self._kwargs['port']} "

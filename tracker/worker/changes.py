@@ -7,6 +7,8 @@ took long to commit appears late), skipping rows it has seen.
 import time
 from collections import Counter
 
+from ..store.backend import Members
+
 # How far behind the watermark each read starts: longer than any insert takes to commit.
 OVERLAP_SECONDS = 60
 
@@ -72,7 +74,7 @@ def persons_of_changes(store, site, rows):
     persons |= {visitor[2:] for visitor in visitors if visitor.startswith("u:")}
     if visitors:
         linked = store.query("SELECT DISTINCT user_id FROM identities WHERE site = %(site)s "
-                             "AND visitor_id IN (SELECT arrayJoin(%(v)s))", {"site": site, "v": sorted(visitors)})
+                             "AND visitor_id IN %(v)s", {"site": site, "v": Members(sorted(visitors))})
         persons |= {user for (user,) in linked}
     return sorted(persons)
 
@@ -81,7 +83,7 @@ def visitors_of_persons(store, site, persons):
     """{person: visitor ids that may carry their touchpoints} (linked ones, 'u:ID', itself)."""
     found = {person: {person, "u:" + person} for person in persons}
     rows = store.query("SELECT user_id, visitor_id FROM identities_by_user WHERE site = %(site)s "
-                       "AND user_id IN (SELECT arrayJoin(%(p)s))", {"site": site, "p": sorted(persons)})
+                       "AND user_id IN %(p)s", {"site": site, "p": Members(sorted(persons))})
     for user, visitor in rows:
         found[user].add(visitor)
     return found

@@ -5,6 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ..journeys import engine, state, transitions
 from ..store import mutations
+from ..store.backend import Members
 from ..journeys.state import PersonState
 from .changes import visitors_of_persons
 
@@ -118,9 +119,9 @@ def _causes(store, site, wanted, visitors):
     rows = store.query(f"""
         SELECT visitor_id, user_id, event_id, ts, type, name, url, channel, utm_campaign
         FROM ({engine.touchpoints_sql(columns, where, where.replace('%(first)s', '%(first)s - 86400000'))})
-        WHERE ts IN (SELECT arrayJoin(%(moments)s)) ORDER BY event_id""",
-                       {"site": site, "visitors": sorted(person_of_visitor), "first": moments[0],
-                        "last": moments[-1], "moments": moments, "as_of": moments[-1]})
+        WHERE ts IN %(moments)s ORDER BY event_id""",
+                       {"site": site, "visitors": Members(sorted(person_of_visitor)), "first": moments[0],
+                        "last": moments[-1], "moments": Members(moments, "UInt64"), "as_of": moments[-1]})
     found = {}
     for row in rows.dicts():
         for person in person_of_visitor.get(row["visitor_id"], ()):

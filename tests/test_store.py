@@ -1,0 +1,20 @@
+"""What every storage backend shares: parameters, and values tested for membership."""
+import pytest
+
+from tracker.store.backend import Members
+
+
+@pytest.mark.cluster  # a sharded table: the values must reach every shard
+def test_members_give_what_the_same_values_written_into_the_query_give(store):
+    store.insert("identities", ["site", "visitor_id", "user_id", "linked_at"],
+                 [("s1", f"v{i}", f"u{i % 3}", 1_700_000_000 + i) for i in range(10)])
+    many = [f"v{i}" for i in range(5, 5000)] + ["it's", "v3"]  # a quote, and more than a literal likes
+    found = store.query("SELECT visitor_id FROM identities WHERE site = %(site)s AND visitor_id IN %(v)s "
+                        "AND toUInt64(linked_at) IN %(at)s ORDER BY visitor_id",
+                        {"site": "s1", "v": Members(many), "at": Members([1_700_000_003, 1_700_000_007], "UInt64")})
+    assert [row[0] for row in found] == ["v3", "v7"]
+    # the same name twice, inside a subquery, and none at all
+    inner = store.query("SELECT count() FROM (SELECT visitor_id FROM identities WHERE visitor_id IN %(v)s) "
+                        "WHERE visitor_id IN %(v)s", {"v": Members(["v1", "v2"])}).scalar()
+    assert inner == 2
+    assert store.query("SELECT count() FROM identities WHERE visitor_id IN %(v)s", {"v": Members([])}).scalar() == 0
