@@ -166,7 +166,7 @@ def search_people(site, query):
 @openapi.documented(answer=schemas.PersonPageSchema)
 def person(site, person, query):
     """A person: traits, visitor ids, place in every journey, and sessions of touchpoints."""
-    page = persons.person_page(current.store(), site, person, query["as_of"])
+    page = persons.person_page(current.store(), site, person, query["as_of"], current.query_pool())
     if page is None:
         raise ApiError(404, f"nothing is known of {person!r} on site {site!r}")
     return dict(page, as_of=query["as_of"])

@@ -36,7 +36,7 @@ def person(site, person):
     """One prospect: per journey a progress bar with where they are now and since when, then
     every touchpoint grouped by session (newest session first)."""
     now = now_ms()
-    page = persons.person_page(current.store(), site, person, now)
+    page = persons.person_page(current.store(), site, person, now, current.query_pool())
     if page is None:
         abort(404, "Nothing is known of this person on this site.")
     for journey in page["journeys"]:

@@ -5,7 +5,9 @@ the visitor id (``engine.person_sql``). One person's visitors are found through
 ``identities_by_user`` (a range scan), and their touchpoints through the events' primary
 key (site, visitor_id, …), so a person's page never scans the site.
 """
+import contextvars
 import re
+from concurrent.futures import Future
 
 from ..store.backend import Members
 from . import definitions, reports, state
@@ -134,31 +136,44 @@ def sessions(events):
     return grouped
 
 
-def person_page(store, site, person, as_of_ms):
-    """Everything about one person, or None when nothing is known of them."""
+def person_page(store, site, person, as_of_ms, pool=None):
+    """Everything about one person, or None when nothing is known of them. ``pool``: threads
+    that run its independent reads together (the page waits for the slowest, not the sum)."""
     visitors = visitors_of(store, site, person)
-    events = touchpoints(store, site, person, visitors, as_of_ms)
-    traits = traits_of(store, site, [person]).get(person, {})
+    events = _submit(pool, touchpoints, store, site, person, visitors, as_of_ms)
+    traits = _submit(pool, traits_of, store, site, [person])
+    journeys = places(store, site, person, visitors, as_of_ms, pool)
+    events, traits = events.result(), traits.result().get(person, {})
     if not events and not traits:
         return None
     seen_visitors = sorted({e["visitor_id"] for e in events} | (set(visitors) - {person, "u:" + person}))
-    return {"person": person, "traits": traits, "visitor_ids": seen_visitors,
-            "journeys": places(store, site, person, visitors, as_of_ms),
+    return {"person": person, "traits": traits, "visitor_ids": seen_visitors, "journeys": journeys,
             "touchpoints": len(events), "truncated": len(events) >= TIMELINE_LIMIT,
             "sessions": sessions(events)}
+
+
+def _submit(pool, fn, *args):
+    """``fn(*args)`` in ``pool``, or at once without one: a future either way. (Submitted from
+    the request's thread only: a pool's thread waiting on the pool could wait for ever.)"""
+    if pool is not None:  # in the request's context: its query time still counts its queries
+        return pool.submit(contextvars.copy_context().run, fn, *args)
+    done = Future()
+    done.set_result(fn(*args))
+    return done
 
 
 NOT_ENTERED = {"stage": 0, "stage_name": None, "status": "not_entered", "stalled": False, "stages": []}
 
 
-def places(store, site, person, visitors, as_of_ms):
+def places(store, site, person, visitors, as_of_ms, pool=None):
     """The person's place in each journey of the site, with their stage history: from journey
     state where it is readable, else (a past as_of, a journey being rebuilt) from the engine."""
     journeys = definitions.list_all(store, site)
     readable = state.readable_builds(store, site, journeys) if reports.current_enough(as_of_ms) else {}
     from_state = {j["id"]: (j, readable[j["id"]]) for j in journeys if j["id"] in readable}
-    stored = reports.person_stages_from_state(store, from_state, site, person, as_of_ms)
-    history = reports.stage_history(store, site, person, from_state)
+    stored = _submit(pool, reports.person_stages_from_state, store, from_state, site, person, as_of_ms)
+    history = _submit(pool, reports.stage_history, store, site, person, from_state)
+    stored, history = stored.result(), history.result()
     found = []
     for journey in journeys:
         if journey["id"] in from_state:
