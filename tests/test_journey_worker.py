@@ -246,3 +246,20 @@ def test_a_rebuild_over_sums_left_without_their_states_counts_each_person_once(s
     mutations.wait(store, ["journey_state"], timeout=30)
     rebuild_states(store, "s1", journey, "b", NOW)
     assert people_summed() == [3, 3]
+
+
+def test_two_first_touchpoints_of_one_millisecond_give_one_first_channel_whatever_came_first(store):
+    # ties go to the id with the smaller hash: here the greater id, not the one a merged part reads first
+    hashes = dict(store.query("SELECT id, modulo(cityHash64(id), 4194304) FROM "
+                              "(SELECT arrayJoin(['e-1', 'e-2', 'e-3']) AS id)"))
+    first, other = next((a, b) for a in hashes for b in hashes if a > b and hashes[a] < hashes[b])
+    low, high = "email", "paid"
+    ids = {low: first, high: other}
+    journey = dict(definitions.validate_definition(BOOKING), id="booking")
+    ts = NOW - DAY
+    for site, order in (("s1", (low, high)), ("s2", (high, low))):
+        for channel in order:  # one insert each: the one that arrived first may be read first
+            row = dict(zip(EVENT_COLUMNS, touchpoint("v1", ts, event_id=ids[channel])), site=site, channel=channel)
+            store.insert("events", EVENT_COLUMNS, [tuple(row[c] for c in EVENT_COLUMNS)])
+        found = reports.funnel(store, journey, site, ts - DAY, ts + DAY, NOW, breakdown="first_touch_channel")
+        assert [row["value"] for row in found["breakdown"]] == [low], (site, found["breakdown"])

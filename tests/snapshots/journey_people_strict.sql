@@ -7,8 +7,8 @@ SELECT person, stage, entry, times, last_ts
                toUInt32(if((match(path, %(p0)s)), 1, 0) + if((name = %(p1)s AND utm_campaign = %(p2)s), 2, 0) + if((type = %(p3)s AND (has(prop_keys, %(p5)s) AND prop_values[indexOf(prop_keys, %(p5)s)] = %(p4)s)), 4, 0)) AS mask, toUInt8((name = %(p6)s)) AS excl, if(bitTest(mask, 0), [channel], emptyArrayString()) AS value
         FROM (SELECT *, (own_channel NOT IN ('', 'direct') OR visit_channel = '') AS own_origin, if(own_origin, if(own_channel = '', 'direct', own_channel), visit_channel) AS channel, if(own_origin, own_source, visit_source) AS source
         FROM (SELECT *, cityHash64(visitor_id, session_id) AS visit_key FROM (SELECT visitor_id, user_id, event_id, toUInt64(event_time) * 1000 + event_ms AS ts, type, name, path, utm_source, utm_medium, utm_campaign, prop_keys, prop_values, browser, device, country, session_id, channel AS own_channel, source AS own_source FROM events WHERE site = %(site)s AND is_bot = 0 AND event_time >= toDateTime(intDiv(%(start)s, 1000)) AND event_time <= toDateTime(intDiv(%(as_of)s, 1000)))) AS t
-        ANY LEFT JOIN (SELECT cityHash64(visitor_id, session_id) AS visit_key, tupleElement(argMin((channel, source), toUInt64(event_time) * 1000 + event_ms), 1) AS visit_channel,
-                   tupleElement(argMin((channel, source), toUInt64(event_time) * 1000 + event_ms), 2) AS visit_source
+        ANY LEFT JOIN (SELECT cityHash64(visitor_id, session_id) AS visit_key, tupleElement(argMin((channel, source), (toUInt64(event_time) * 1000 + event_ms) * 4194304 + modulo(cityHash64(event_id), 4194304)), 1) AS visit_channel,
+                   tupleElement(argMin((channel, source), (toUInt64(event_time) * 1000 + event_ms) * 4194304 + modulo(cityHash64(event_id), 4194304)), 2) AS visit_source
             FROM events WHERE site = %(site)s AND event_time >= toDateTime(intDiv(greatest(%(start)s, 86400000) - 86400000, 1000)) AND event_time <= toDateTime(intDiv(%(as_of)s, 1000)) AND session_id != '' AND channel != ''
             GROUP BY visit_key) AS v USING visit_key)) AS e
         ANY LEFT JOIN (SELECT visitor_id, argMax(user_id, linked_at) AS linked_user
