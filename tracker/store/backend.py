@@ -65,7 +65,7 @@ def bind(sql, params, members=None):
     """
     if not params:
         return sql
-    checked, apart = {}, {}
+    checked = {}
     for key, value in params.items():
         if isinstance(value, bool):
             value = int(value)
@@ -77,18 +77,18 @@ def bind(sql, params, members=None):
             raise TypeError(f"parameter {key!r} has unsupported type {type(value).__name__}")
         if isinstance(value, (list, tuple)) and not all(isinstance(v, (str, int, float)) for v in value):
             raise TypeError(f"parameter {key!r} must be a list of strings or numbers")
-        if isinstance(value, Members) and members is not None:
-            apart[key] = members(key, value)
-        elif isinstance(value, Members):
-            checked[key] = list(value)
-        else:
-            checked[key] = value
-    escaped = escape_params(checked, None)
-    for key, value in params.items():
-        if isinstance(value, Members) and key not in apart:
-            array = escaped[key] if value else f"CAST([], 'Array({value.kind})')"  # [] alone has no type
-            escaped[key] = f"(SELECT arrayJoin({array}))"
-    return sql % {**escaped, **apart}
+        checked[key] = value
+    sets = {key: value for key, value in checked.items() if isinstance(value, Members)}
+    escaped = escape_params({key: value for key, value in checked.items() if key not in sets}, None)
+    for key, value in sets.items():
+        escaped[key] = members(key, value) if members else _members_literal(value)
+    return sql % escaped
+
+
+def _members_literal(members):
+    """``Members`` written into the SQL: an array of them as a subquery ([] alone has no type)."""
+    array = escape_params({"m": list(members)}, None)["m"] if members else f"CAST([], 'Array({members.kind})')"
+    return f"(SELECT arrayJoin({array}))"
 
 
 def to_epoch(value):
