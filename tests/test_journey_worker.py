@@ -263,3 +263,26 @@ def test_two_first_touchpoints_of_one_millisecond_give_one_first_channel_whateve
             store.insert("events", EVENT_COLUMNS, [tuple(row[c] for c in EVENT_COLUMNS)])
         found = reports.funnel(store, journey, site, ts - DAY, ts + DAY, NOW, breakdown="first_touch_channel")
         assert [row["value"] for row in found["breakdown"]] == [low], (site, found["breakdown"])
+
+
+def test_a_long_stalled_list_pages_newest_first_from_state_as_the_live_engine_gives_it(store):
+    # silent since minutes to months before the stall began (two in the same millisecond, across
+    # a page's end): page by page through the cursor, from the sums as from the live engine, each person once, in order
+    journey = dict(definitions.validate_definition(BOOKING), id="booking")
+    stall_from = NOW - 3 * DAY
+    minutes = [1, 7, 30, 30, 90, 300, 600, 900, 1500, 3000, 6000, 12000, 20000, 60000, 150000, 400000]
+    store.insert("events", EVENT_COLUMNS, [touchpoint(f"p{i}", stall_from - m * 60_000) for i, m in enumerate(minutes)])
+    rebuild_states(store, "s1", journey, "b", NOW)
+
+    def pages(**build):
+        found, cursor = [], None
+        while True:
+            page, cursor = reports.people(store, journey, "s1", "stalled", 1, NOW, limit=3, cursor=cursor, **build)
+            found.append([p["person"] for p in page])
+            if cursor is None:
+                return found
+            cursor = reports.decode_cursor(cursor)
+
+    stored = pages(build="b")
+    assert stored == pages()
+    assert [p for page in stored for p in page] == [f"p{i}" for i in (0, 1, 3, 2, *range(4, len(minutes)))]
