@@ -5,9 +5,9 @@ journey and API suites (``CLUSTER_MODULES``) a third time, on a two-shard cluste
 servers (``scripts/clickhouse-cluster.sh``). Tests are isolated by database name: chDB opens
 one data folder per process, so all embedded tests of a process share one.
 
-``make test`` runs two test processes (pytest-xdist, ``--dist loadfile``: each module whole in
-one process, so a module's own servers, such as test_cluster_failures' replicated cluster on
-fixed ports, are started once). A test that stops a ClickHouse server stops one of its own
+pytest runs two test processes (pyproject's addopts: pytest-xdist, ``--dist loadfile``, each
+module whole in one process, so a module's own servers, such as test_cluster_failures'
+replicated cluster on fixed ports, are started once). A test that stops a ClickHouse server stops one of its own
 (``processes.OwnClickHouse``), never the shared one.
 """
 import os

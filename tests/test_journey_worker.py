@@ -267,7 +267,8 @@ def test_two_first_touchpoints_of_one_millisecond_give_one_first_channel_whateve
 
 def test_a_long_stalled_list_pages_newest_first_from_state_as_the_live_engine_gives_it(store):
     # silent since minutes to months before the stall began (two in the same millisecond, across
-    # a page's end): page by page through the cursor, from the sums as from the live engine, each person once, in order
+    # a page's end): page by page through the cursor, from the sums as from the live engine, each
+    # person once, in order
     journey = dict(definitions.validate_definition(BOOKING), id="booking")
     stall_from = NOW - 3 * DAY
     minutes = [1, 7, 30, 30, 90, 300, 600, 900, 1500, 3000, 6000, 12000, 20000, 60000, 150000, 400000]

@@ -164,13 +164,9 @@ def insert_all_states(store, journey, site, build, as_of):
 
 def rebuild_settings(store):
     """A rebuild's statements: as a report's query (spilling its GROUP BY to disk, past half
-    the memory it may use), with the rebuild's own time limit. ``parallel_view_processing``:
-    chDB (26.x) runs an INSERT SELECT into a table with views on one thread without it (10M
-    touchpoints: the state insert 24 s, and 12 s with it or without the views); 18.16 is as fast
-    either way."""
+    the memory it may use), with the rebuild's own time limit."""
     limits = store.limited(dict(engine.QUERY_SETTINGS, max_execution_time=REBUILD_SECONDS))
-    return dict(limits, max_bytes_before_external_group_by=limits["max_memory_usage"] // 2,
-                parallel_view_processing=1)
+    return dict(limits, max_bytes_before_external_group_by=limits["max_memory_usage"] // 2)
 
 
 def person_slices(store, site, journey_id, build, size):
