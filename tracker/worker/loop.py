@@ -4,6 +4,7 @@ The loop survives any exception (logged, kept for ``/healthz`` and ``tracker wor
 and goes on with the next round. Only the holder of the ``journey_worker`` lease works; the
 others wait, ready to take over within the lease's time when the holder stops.
 """
+import gc
 import json
 import logging
 import os
@@ -27,6 +28,21 @@ SWEEP_SECONDS = 15
 STATUS_STALE_SECONDS = 60
 # Time a round gives to deriving the history of new builds, after what arrived.
 HISTORY_SECONDS = 1.0
+# A round makes and drops millions of containers (rows, states, transitions). With Python's
+# default thresholds (700, 10, 10) its cycle collector runs thousands of times a round and
+# scans the process's long-lived objects again and again: a quarter of the worker's CPU in a
+# catch-up (10M bench, 10,000 people: 4.0 s of Python CPU, 2.9 s with these).
+GC_THRESHOLDS = (50_000, 20, 20)
+_collecting_less = threading.Lock()
+
+
+def collect_less():
+    """Once per process: what exists now (the app, its modules) is left out of collections, and
+    young objects are collected in larger steps. Cycles are still found, later."""
+    if _collecting_less.acquire(blocking=False):
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(*GC_THRESHOLDS)
 
 
 class JourneyWorker:
@@ -36,6 +52,7 @@ class JourneyWorker:
     configured from the settings table."""
 
     def __init__(self, store, interval=1.0, automations=None):
+        collect_less()  # this process hosts a worker
         self.store = store
         self.interval = interval
         if automations is None:
