@@ -213,6 +213,13 @@ def journey_state_figures(store, client, headers, rows, runs, live, history=True
     print(f"{'worker catch-up':26} {more / took:8.0f} touchpoints/s   ({more:,} new touchpoints of "
           f"{more // 10:,} people, half of them new)")
     worker.stop()
+    # The people who came back were the newest stalled: their old rows and the copies that took
+    # them back stay at the top of the list until ClickHouse merges them.
+    taken_back = store.query("SELECT -sum(n) FROM journey_people WHERE site = %(site)s AND n < 0",
+                             {"site": SITE}).scalar()
+    report("people list (50), state", lambda: get(f"/api/v1/sites/{SITE}/journeys/trip/people?status=stalled"
+                                                   f"&stage=1&limit=50&{WHOLE_DAYS}"), runs,
+           lambda m: f"   (the same, after the catch-up: {taken_back:,} rows taken back, unmerged)")
 
 
 def freshness(app, client, seconds=30, rate=5000):
