@@ -322,10 +322,10 @@ def test_a_stalled_list_whose_newest_came_back_skips_the_rows_they_left_and_read
         reads.extend(["page"] if "FROM journey_people" in sql and "at_times AS times" in sql else [])
         return query(sql, *args, **kwargs)
 
-    def pages(**build):
+    def pages(**options):
         found, cursor = [], None
         while True:
-            page, cursor = reports.people(store, journey, "s1", "stalled", 1, NOW, limit=4, cursor=cursor, **build)
+            page, cursor = reports.people(store, journey, "s1", "stalled", 1, NOW, limit=4, cursor=cursor, **options)
             found.append([p["person"] for p in page])
             if cursor is None:
                 return found
@@ -333,6 +333,7 @@ def test_a_stalled_list_whose_newest_came_back_skips_the_rows_they_left_and_read
 
     live = pages()
     assert [p for page in live for p in page] == [f"p{i}" for i in range(16, 32)]
+    assert pages(build=build, descending=False) == pages(descending=False)  # the pairs on the last page
     monkeypatch.setattr(store, "query", counted)
     assert pages(build=build) == live
     assert len(reads) == len(live)  # the rows of each page read once, past the pairs

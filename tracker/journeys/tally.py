@@ -141,7 +141,8 @@ def people_rows(store, q, build, range_days, status, stage, descending, cursor, 
 
 
 def _taken_back(store, mine, params):
-    """How many rows of a list copies with negative ``n`` take back (a selective, narrow read)."""
+    """How many of a list's rows copies with negative ``n`` take back, not merged yet (a narrow,
+    selective read)."""
     return store.query(f"SELECT -sum(n) FROM (SELECT n, at_stage AS stage, at_entry AS entry FROM journey_people "
                        f"WHERE {mine} AND n < 0)", params).scalar() or 0
 
