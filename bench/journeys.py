@@ -114,7 +114,7 @@ def generate(store, rows):
     if have == rows and linked:
         return False
     for table in ("events", "persons", "identities", "identities_by_user", "journey_state", "journey_tally",
-                  "journey_people", "journey_transitions", "journey_builds", "person_search"):
+                  "journey_people", "journey_people_hours", "journey_transitions", "journey_builds", "person_search"):
         store.execute(f"TRUNCATE TABLE {table}")
     store.execute(EVENTS_SQL.format(base=BASE_S, rows=rows, names=", ".join(f"'{n}'" for n in STAGES)))
     people = rows // 10 // 3

@@ -289,6 +289,47 @@ def test_a_long_stalled_list_pages_newest_first_from_state_as_the_live_engine_gi
     assert [p for page in stored for p in page] == [f"p{i}" for i in (0, 1, 3, 2, *range(4, len(minutes)))]
 
 
+def test_a_people_page_reads_from_its_hour_on_and_is_right_when_the_hours_are_miscounted(store, monkeypatch):
+    # one stalled person an hour: the first page of 3 (4 asked for) reads from the hour of the
+    # 4th newest on; with the hours' counts gone, or too high at the top, the pages stay right
+    journey = dict(definitions.validate_definition(BOOKING), id="booking")
+    stall_from = NOW - 3 * DAY
+    last = [stall_from - (i + 1) * 3_600_000 - 1 for i in range(12)]
+    store.insert("events", EVENT_COLUMNS, [touchpoint(f"p{i}", ts) for i, ts in enumerate(last)])
+    rebuild_states(store, "s1", journey, "b", NOW)
+    bounds, query = [], store.query
+
+    def recorded(sql, params=None, *args, **kwargs):
+        if "FROM journey_people WHERE" in sql and "at_times AS times" in sql:
+            bounds.append(params["bound"])
+        return query(sql, params, *args, **kwargs)
+
+    def pages():
+        found, cursor = [], None
+        while True:
+            page, cursor = reports.people(store, journey, "s1", "stalled", 1, NOW, limit=3, cursor=cursor, build="b")
+            found.append([p["person"] for p in page])
+            if cursor is None:
+                return found
+            cursor = reports.decode_cursor(cursor)
+
+    live = [[f"p{i}" for i in range(j, min(j + 3, 12))] for j in range(0, 12, 3)]
+    monkeypatch.setattr(store, "query", recorded)
+    assert pages() == live
+    assert bounds[0] == last[3] // 3_600_000 * 3_600_000
+    columns = tally.COLUMNS["journey_people_hours"]
+    counted = store.query(f"SELECT {', '.join(columns)} FROM journey_people_hours WHERE build = 'b'")
+    store.insert("journey_people_hours", columns, [(*row[:-1], -row[-1]) for row in counted])
+    bounds.clear()
+    assert pages() == live
+    assert bounds[0] is None  # nothing counted: read from the start
+    top = max(counted, key=lambda row: row[columns.index("hour")])
+    store.insert("journey_people_hours", columns, [(*top[:-1], 100)])
+    bounds.clear()
+    assert pages() == live
+    assert bounds[:2] == [top[columns.index("hour")] * 3_600_000, None]  # too few there: from the start
+
+
 def stop_merges(store, table):
     """Keep ``table``'s parts apart (on every host of a cluster), as a big part long unmerged keeps them."""
     if store.kind == "cluster":

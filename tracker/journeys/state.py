@@ -228,7 +228,7 @@ def cancel_persons(store, site, persons):
 
 
 # The tables of one build: its rows, and the sums kept from them.
-BUILD_TABLES = ("journey_state", "journey_tally", "journey_people")
+BUILD_TABLES = ("journey_state", "journey_tally", "journey_people", "journey_people_hours")
 
 
 def delete_builds(store, site, journey_id, condition, build):

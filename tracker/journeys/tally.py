@@ -1,12 +1,14 @@
-"""Funnels and people lists read from the sums of journey state (``journey_tally`` and
-``journey_people``, kept by the views of migrations/0050 from every write of ``journey_state``).
+"""Funnels and people lists read from the sums of journey state (``journey_tally``,
+``journey_people`` and ``journey_people_hours``, kept by the views of migrations/0050 and 0060
+from every write of ``journey_state``).
 
 A funnel over whole days is a sum over the tally's rows whose rectangle of days holds the
 range: a few thousand rows, however many people the journey has. In progress and stalled, which
 move with time, are counted from the open rows of people not yet settled, against ``as_of``.
-A people list reads one stage of ``journey_people``, newest last touchpoint first. Rows come
-in pairs until ClickHouse merges them (a row and the copy with ``n`` -1 that took it back):
-sums are unaffected, and a list drops the pairs it reads.
+A people list reads one stage of ``journey_people``, newest last touchpoint first, from the
+hour its page starts in (which the counts by hour in ``journey_people_hours`` tell) on. Rows
+come in pairs until ClickHouse merges them (a row and the copy with ``n`` -1 that took it
+back): sums are unaffected, and a list drops the pairs it reads.
 
 Ranges whose bounds cut a day are read from the state rows themselves (``state.persons_sql``).
 
@@ -111,60 +113,82 @@ def _quantiles(counts):
 def people_rows(store, q, build, range_days, status, stage, descending, cursor, limit):
     """A page of people from ``journey_people``: [(person, stage, entry, times, last_ts)], at most
     ``limit`` (the caller asks for one more than it shows, to know whether a next page exists)."""
-    where = status_sql(q, stage)[status]
+    statuses = status_sql(q, stage)
     params = _params(q, build, range_days)
     op, direction = ("<", "DESC") if descending else (">", "ASC")
+    where = statuses[status]
     if cursor is not None:
         params.update(c_ts=cursor[0], c_person=cursor[1])
         where += f" AND (last_ts {op} %(c_ts)s OR (last_ts = %(c_ts)s AND person {op} %(c_person)s))"
     mine = f"site = %(site)s AND journey_id = %(journey_id)s AND build = %(build)s AND {_IN_RANGE} AND {where}"
-    # Rows taken back may fill a list's first rows: a person recomputed leaves a row and its copy
-    # (n -1) until ClickHouse merges their parts, which a big part can put off for long, and
-    # they sit where that person was, often at the top (the stalled who came back). Past twice
-    # as many rows as they are, the running sum of n reaches the page: one read of each.
-    fetch = 2 * limit + 16 + 2 * _taken_back(store, mine, params)
-    while True:
-        bound = _page_bound(store, mine, params, descending, limit, fetch)
-        if bound is None:
-            return []
-        # only the rows from the bound on (a range of the table's key) are read whole
-        rows = store.query(f"""
-            SELECT person, at_stage AS stage, at_entry AS entry, at_times AS times, last_ts, n
-            FROM journey_people
-            WHERE {mine} AND last_ts {'>=' if descending else '<='} %(bound)s
-            ORDER BY last_ts {direction}, person {direction}, stage, entry, n
-            LIMIT %(fetch)s""", dict(params, fetch=fetch, bound=bound))
-        found, complete = _net(rows, full=len(rows) == fetch)
-        if len(found) >= limit or complete:
-            return found[:limit]
-        fetch *= 16
+    reach = ">=" if descending else "<="
+    # From the hour the page starts in (as the counts of the hours say), then from further
+    # back, then from the start. Rows taken back may fill the first rows read: a person
+    # recomputed leaves a row and its copy (n -1) until ClickHouse merges their parts, which a
+    # big part can put off for long, and they sit where that person was, often at the top (the
+    # stalled who came back). Past twice as many rows as they are, the page is whole: one read.
+    for bound in _hour_bounds(store, q, statuses, status, params, descending, cursor, limit) + [None]:
+        read = mine if bound is None else f"{mine} AND last_ts {reach} %(bound)s"
+        fetch = 2 * limit + 16 + 2 * _taken_back(store, read, dict(params, bound=bound))
+        while True:
+            rows = store.query(f"""
+                SELECT person, at_stage AS stage, at_entry AS entry, at_times AS times, last_ts, n
+                FROM journey_people WHERE {read}
+                ORDER BY last_ts {direction}, person {direction}, stage, entry, n
+                LIMIT %(fetch)s""", dict(params, fetch=fetch, bound=bound))
+            found, complete = _net(rows, full=len(rows) == fetch)
+            if len(found) >= limit:
+                return found[:limit]
+            if complete:
+                break  # every row past the bound: from further back
+            fetch *= 16
+    return found
 
 
-def _taken_back(store, mine, params):
-    """How many of a list's rows copies with negative ``n`` take back, not merged yet (a narrow,
-    selective read)."""
+def _taken_back(store, read, params):
+    """How many of the rows ``read`` selects copies with negative ``n`` take back, not merged
+    yet (a narrow read)."""
     return store.query(f"SELECT -sum(n) FROM (SELECT n, at_stage AS stage, at_entry AS entry FROM journey_people "
-                       f"WHERE {mine} AND n < 0)", params).scalar() or 0
+                       f"WHERE {read} AND n < 0)", params).scalar() or 0
 
 
-def _page_bound(store, mine, params, descending, limit, fetch):
-    """The last touchpoint time a page of ``limit`` people reaches, from the narrow columns of
-    the first ``fetch`` rows in the page's order: where their running sum of ``n`` reaches
-    ``limit`` (each row and its copy cancel there: the copies come first at each time), else
-    the last row's (when more were taken back since they were counted: the read it bounds is
-    cut short, and a longer one follows); None when there is no row. (A query apart from the
-    page's: as its subquery, 18.16 takes longer.)"""
-    ordered, n = (("arrayReverseSort(groupArray((last_ts, -n)))", "-tupleElement(r, 2)") if descending else
-                  ("arraySort(groupArray((last_ts, n)))", "tupleElement(r, 2)"))
+# What of a status the hours can tell (stage, and the last touchpoint by its hour), counting
+# no hour that may hold rows outside the list: a page's start found from them is where it
+# starts or before, never after (in progress alone can count some dropped, who touched
+# lately after their window closed).
+_HOURS_STATUS = {
+    "in_progress": "{at} AND stage < {k} AND %(as_of)s <= hour_end + %(window)s",
+    "dropped": "{at} AND stage < {k} AND hour_end + %(window)s < %(as_of)s",
+    "stalled": "{reached} AND stage < {k} AND hour_end < %(as_of)s - {stall}",
+}
+
+
+def _hour_bounds(store, q, statuses, status, params, descending, cursor, limit):
+    """Where a page of ``limit`` people starts, from ``journey_people_hours``: the first ms of
+    the hour (newest first; the last, oldest first) at which its rows reach ``limit``, then 16
+    and 256 times as many (for the case the counts were off); fewer when the list is shorter."""
+    where = _HOURS_STATUS.get(status, "{%s}" % status).format(
+        at=statuses["at"], reached=statuses["reached"], k=q.k, stall=q.stall_ms)
+    if cursor is not None:  # the cursor's own hour is partly past it: not counted
+        where += " AND hour_end < %(c_ts)s" if descending else " AND hour_start > %(c_ts)s"
+    edge = "hour_start" if descending else "hour_end"
     rows = store.query(f"""
-        SELECT tupleElement(ordered[if(at = 0, length(ordered), at)], 1), length(ordered)
-        FROM (SELECT {ordered} AS ordered,
-                     arrayFirstIndex(people -> people >= %(limit)s, arrayCumSum(arrayMap(r -> {n}, ordered))) AS at
-              FROM (SELECT last_ts, n, at_stage AS stage, at_entry AS entry FROM journey_people
-                    WHERE {mine} ORDER BY last_ts {'DESC' if descending else 'ASC'} LIMIT %(fetch)s))""",
-                       dict(params, limit=limit, fetch=fetch))
-    bound, read = rows[0]
-    return bound if read else None
+        SELECT arrayMap(t -> if(t = 0, 0, tupleElement(hours[t], 1)), arrayMap(
+                   goal -> arrayFirstIndex(c -> c >= goal, arrayCumSum(arrayMap(h -> h.2, hours))), %(goals)s))
+        FROM (SELECT {'arrayReverseSort' if descending else 'arraySort'}(groupArray((edge, people))) AS hours
+              FROM (SELECT {edge} AS edge, sum(n) AS people
+                    FROM (SELECT at_stage AS stage, toUInt64(hour) * 3600000 AS hour_start,
+                                 hour_start + 3599999 AS hour_end, lo_a, hi_a, lo_b, hi_b, n
+                          FROM journey_people_hours
+                          WHERE site = %(site)s AND journey_id = %(journey_id)s AND build = %(build)s
+                            AND {_IN_RANGE})
+                    WHERE {where}
+                    GROUP BY edge))""", dict(params, goals=[limit, 16 * limit, 256 * limit]))
+    bounds = []
+    for bound in rows[0][0] if rows else []:
+        if bound and bound not in bounds:  # 0: the list is shorter than that
+            bounds.append(bound)
+    return bounds
 
 
 def _net(rows, full):
@@ -184,11 +208,14 @@ def _net(rows, full):
 
 
 # The views that keep the sums, by the table they fill, and the table's columns.
-VIEWS = {"journey_tally": "journey_tally_mv", "journey_people": "journey_people_mv"}
+VIEWS = {"journey_tally": "journey_tally_mv", "journey_people": "journey_people_mv",
+         "journey_people_hours": "journey_people_hours_mv"}
 COLUMNS = {"journey_tally": ["site", "journey_id", "build", "dim", "value", "lo_a", "hi_a", "lo_b", "hi_b",
                              "at_stage", "metric", "bucket", "touch_ms", "n"],
            "journey_people": ["site", "journey_id", "build", "person", "lo_a", "hi_a", "lo_b", "hi_b", "at_stage",
-                              "at_entry", "at_times", "times_hash", "last_ts", "n"]}
+                              "at_entry", "at_times", "times_hash", "last_ts", "n"],
+           "journey_people_hours": ["site", "journey_id", "build", "lo_a", "hi_a", "lo_b", "hi_b", "at_stage", "hour",
+                                    "n"]}
 # The columns of journey_state the views read.
 _VIEWED = ("site", "journey_id", "build", "person", "a_entry", "a_stage", "a_times", "a_values", "first_channel",
            "last_ts", "settled")
@@ -231,7 +258,10 @@ def rebuilt_select(table, select):
     ``journey_people``: a rebuild has one row a person, so each (person, rectangle) comes once and
     there is nothing to group. ``journey_tally``: first summed by the entry's breakdown values
     together, then by each breakdown: people share a few combinations of values, so the nine rows
-    a breakdown each are made from a few sums rather than from every person."""
+    a breakdown each are made from a few sums rather than from every person.
+    ``journey_people_hours``: as it is (its groups, by the hour, are few already)."""
+    if table == "journey_people_hours":
+        return select
     if table == "journey_people":
         head, grouped, _ = select.partition("\nGROUP BY ")
         assert grouped and "sum(toInt64(sign)) AS n" in head, "the people view no longer sums as this expects"

@@ -57,6 +57,7 @@ SHARDED = {
     # a direct insert.
     "journey_tally": "value",
     "journey_people": "person",
+    "journey_people_hours": "site",
     # Automations: the feed (a view over journey_transitions, so beside them) and the outbox by
     # person; a delivery's attempts by its id (they carry no person). The definitions
     # (``automations``) are a small table.

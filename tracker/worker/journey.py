@@ -160,7 +160,7 @@ def rebuild_states(store, site, journey, build, as_of=None):
     """A new build's first step: every person's state, in ClickHouse (and its sums, by the
     views). Readable afterwards. A build computed again (after a failure) starts empty."""
     state.record_build(store, site, journey["id"], build, "building")
-    # any of the three: sums left without their states (one table restored, or emptied) would
+    # any of them: sums left without their states (one table restored, or emptied) would
     # otherwise count their people twice
     if any(store.query(f"SELECT count() FROM {table} WHERE site = %(site)s AND journey_id = %(j)s "
                        "AND build = %(build)s", {"site": site, "j": journey["id"], "build": build}).scalar()
