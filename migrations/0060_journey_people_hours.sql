@@ -6,8 +6,8 @@
 --
 -- The counts only steer the read: the page itself is always read from ``journey_people``, so
 -- a count that is off (the rows before the view existed are copied in below, and a write in
--- between is counted twice; an erasure leaves its counts) costs a longer read, never a wrong
--- page. The rectangle of days is computed as ``journey_people_mv`` computes it (one SELECT
+-- between is counted twice) costs a longer read, never a wrong page. (An erasure takes its
+-- person's state back through the views first, as every change: the counts lose them too.) The rectangle of days is computed as ``journey_people_mv`` computes it (one SELECT
 -- level: 18.16 pushes no insert through a view with a subquery).
 CREATE TABLE IF NOT EXISTS journey_people_hours (
     site String,
