@@ -12,7 +12,7 @@ from tracker.cli import main as tracker
 from tracker.ingest.touchpoints import EVENT_COLUMNS
 from tracker.journeys import definitions
 from tracker.privacy import audit
-from tracker.store.sites import create_site, update_site
+from tracker.store.sites import create_site, get_site, update_site
 from tracker.worker import JourneyWorker
 from tracker.worker.retention import apply_retention, first_kept_month
 
@@ -82,3 +82,13 @@ def test_the_journey_worker_runs_retention(store):
     finally:
         worker.stop()
     assert months(store, shop) == [first_kept_month(0)]
+
+
+def test_a_sites_retention_is_read_from_its_own_newest_row_among_others(store):
+    # the API reads its site's retention on every funnel and list, from that site's rows alone
+    sites = [create_site(store, f"Site {i}", [f"s{i}.example"])["site"] for i in range(3)]
+    update_site(store, sites[1], retention_months=2)
+    update_site(store, sites[1], retention_months=5)
+    assert [get_site(store, key)["retention_months"] for key in sites] == [0, 5, 0]
+    assert get_site(store, sites[1])["domains"] == ["s1.example"]
+    assert get_site(store, "s_unknown") is None

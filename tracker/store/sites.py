@@ -31,19 +31,22 @@ def create_site(store, name, domains):
     return {"site": key, "secret": secret, "name": name, "domains": domains}
 
 
-def list_sites(store):
-    """Every live site: key, name, domains, secret hash and retention (months kept, 0: all)."""
-    rows = store.query("""
+def list_sites(store, key=None):
+    """Every live site (only the one with this ``key``, if given: a read of its own rows): key,
+    name, domains, secret hash and retention (months kept, 0: all)."""
+    rows = store.query(f"""
         SELECT site_key, argMax(name, version), argMax(domains, version),
                argMax(secret_hash, version), argMax(deleted, version) AS gone, argMax(retention_months, version)
-        FROM sites GROUP BY site_key HAVING gone = 0 ORDER BY site_key""")
+        FROM sites {'' if key is None else 'WHERE site_key = %(key)s'}
+        GROUP BY site_key HAVING gone = 0 ORDER BY site_key""", {"key": key})
     return [{"site": r[0], "name": r[1], "domains": list(r[2]), "secret_hash": r[3], "retention_months": r[5]}
             for r in rows]
 
 
 def get_site(store, key):
-    """One live site (as ``list_sites`` gives it), or None."""
-    return next((s for s in list_sites(store) if s["site"] == key), None)
+    """One live site (as ``list_sites`` gives it), or None. (Every funnel and list of the API
+    asks for its site's retention: not a read of every site.)"""
+    return next(iter(list_sites(store, key)), None)
 
 
 def update_site(store, key, retention_months=None):
