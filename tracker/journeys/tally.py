@@ -167,8 +167,8 @@ def _hour_bounds(store, q, statuses, status, params, descending, cursor, limit):
     """Where a page of ``limit`` people starts, from ``journey_people_hours``: the first ms of
     the hour (newest first; the last, oldest first) at which its rows reach ``limit``, then 16
     and 256 times as many (for the case the counts were off); fewer when the list is shorter."""
-    where = _HOURS_STATUS.get(status, "{%s}" % status).format(
-        at=statuses["at"], reached=statuses["reached"], k=q.k, stall=q.stall_ms)
+    where = (_HOURS_STATUS[status].format(at=statuses["at"], reached=statuses["reached"], k=q.k, stall=q.stall_ms)
+             if status in _HOURS_STATUS else statuses[status])  # reached, at: by stage alone
     if cursor is not None:  # the cursor's own hour is partly past it: not counted
         where += " AND hour_end < %(c_ts)s" if descending else " AND hour_start > %(c_ts)s"
     edge = "hour_start" if descending else "hour_end"
