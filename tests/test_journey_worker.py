@@ -330,6 +330,45 @@ def test_a_people_page_reads_from_its_hour_on_and_is_right_when_the_hours_are_mi
     assert bounds[:2] == [top[columns.index("hour")] * 3_600_000, None]  # too few there: from the start
 
 
+def test_every_list_paged_both_ways_from_state_is_the_live_engines(store):
+    # people in progress, dropped (some of them touched again lately, which the hours cannot
+    # tell from in progress), stalled and at stage 2, an hour or more apart: each status's
+    # pages of two from state, newest and oldest first, make the live engine's list
+    journey = dict(definitions.validate_definition(BOOKING), id="booking")
+    hour = 3_600_000
+    rows = []
+    for i in range(4):
+        rows += [touchpoint(f"new{i}", NOW - (i + 2) * hour),  # in progress at 1
+                 touchpoint(f"old{i}", NOW - 20 * DAY - i * hour),  # dropped at 1
+                 touchpoint(f"back{i}", NOW - 10 * DAY - i * hour),  # dropped at 1, then seen lately
+                 touchpoint(f"back{i}", NOW - (i + 3) * hour, "event", "newsletter"),
+                 touchpoint(f"quiet{i}", NOW - 5 * DAY - i * hour),  # stalled at 1, window open
+                 touchpoint(f"two{i}", NOW - 2 * DAY - i * hour),  # in progress at 2
+                 touchpoint(f"two{i}", NOW - 2 * DAY - i * hour + 60_000, "event", "compare")]
+    store.insert("events", EVENT_COLUMNS, rows)
+    rebuild_states(store, "s1", journey, "b", NOW)
+
+    def paged(status, stage, descending):
+        found, cursor = [], None
+        while True:
+            page, cursor = reports.people(store, journey, "s1", status, stage, NOW, limit=2, cursor=cursor,
+                                          descending=descending, build="b")
+            found += [p["person"] for p in page]
+            if cursor is None:
+                return found
+            cursor = reports.decode_cursor(cursor)
+
+    sizes = {}
+    for status in engine.STATUSES:
+        for stage in (1, 2):
+            for descending in (True, False):
+                live, _ = reports.people(store, journey, "s1", status, stage, NOW, limit=500, descending=descending)
+                assert paged(status, stage, descending) == [p["person"] for p in live], (status, stage, descending)
+                sizes[status, stage] = len(live)
+    assert sizes["in_progress", 1] == 4 + 4 and sizes["dropped", 1] == 8 and sizes["stalled", 1] == 4 + 4
+    assert sizes["at", 2] == sizes["reached", 2] == 4 and sizes["reached", 1] == 20
+
+
 def stop_merges(store, table):
     """Keep ``table``'s parts apart (on every host of a cluster), as a big part long unmerged keeps them."""
     if store.kind == "cluster":
