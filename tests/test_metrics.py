@@ -61,10 +61,14 @@ def test_every_worker_counts_and_a_separate_address_serves_them(clickhouse_serve
             requests.post(server.base + "/collect", data=body, headers=fresh, timeout=10)
         assert requests.get(server.base + "/metrics", timeout=10).status_code == 404  # served elsewhere
 
+        # A scrape reads each worker's files one after another, not at one instant: an insert
+        # may land between the histogram's file and the counter's, so wait for both.
         deadline = time.monotonic() + 20
         while True:
             found = samples(requests.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).text)
-            if value(found, "tracker_touchpoints_inserted_total") >= 36 or time.monotonic() > deadline:
+            settled = (value(found, "tracker_touchpoints_inserted_total") >= 36
+                       and value(found, "tracker_insert_seconds_count") >= 1)
+            if settled or time.monotonic() > deadline:
                 break
             time.sleep(0.3)
         assert value(found, "tracker_touchpoints_accepted_total", endpoint="pixel") == 12
