@@ -1,7 +1,7 @@
 """What every storage backend shares: parameters, and values tested for membership."""
 import pytest
 
-from tracker.store.backend import Members
+from tracker.store.backend import Members, StoreError
 
 
 @pytest.mark.cluster  # a sharded table: the values must reach every shard
@@ -18,3 +18,12 @@ def test_members_give_what_the_same_values_written_into_the_query_give(store):
                         "WHERE visitor_id IN %(v)s", {"v": Members(["v1", "v2"])}).scalar()
     assert inner == 2
     assert store.query("SELECT count() FROM identities WHERE visitor_id IN %(v)s", {"v": Members([])}).scalar() == 0
+
+
+def test_a_query_over_its_memory_leaves_nothing_for_the_next(store):
+    """A query stopped by its memory limit is an error, and the next query answers as if it had
+    not run (chDB kept the stopped query's begun output and put it before the next one's, so a
+    funnel over its limit broke the next request)."""
+    with pytest.raises(StoreError, match="(?i)memory"):
+        store.query("SELECT number, count() FROM numbers(1000000) GROUP BY number", settings={"max_memory_usage": 1000})
+    assert store.query("SELECT 1 AS x, 'y' AS y") == [(1, "y")]

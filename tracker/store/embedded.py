@@ -47,6 +47,15 @@ def close_sessions():
         _sessions.clear()
 
 
+def _drain(session):
+    """Clear what a failed query left in ``session``: chDB (4.4) keeps the output a query over
+    its time or memory had begun (a JSON header) and puts it before the next query's."""
+    try:
+        session.query("SELECT 1 FORMAT Null", "CSV")
+    except Exception:  # noqa: S110 - a closed session has nothing left to clear
+        pass
+
+
 def _jsonable(value):
     if isinstance(value, date):
         return value.isoformat()
@@ -67,6 +76,7 @@ class EmbeddedBackend(Backend):
         try:
             return self._session.query(sql, fmt)
         except Exception as exc:  # chDB's ChdbError is a RuntimeError
+            _drain(self._session)
             raise StoreError(str(exc).strip()) from exc
 
     def _query(self, sql, params=None, settings=None):
