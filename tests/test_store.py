@@ -1,4 +1,7 @@
 """What every storage backend shares: parameters, and values tested for membership."""
+import time
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from tracker.store.backend import Members, StoreError
@@ -27,3 +30,17 @@ def test_a_query_over_its_memory_leaves_nothing_for_the_next(store):
     with pytest.raises(StoreError, match="(?i)memory"):
         store.query("SELECT number, count() FROM numbers(1000000) GROUP BY number", settings={"max_memory_usage": 1000})
     assert store.query("SELECT 1 AS x, 'y' AS y") == [(1, "y")]
+
+
+def test_threads_queries_run_at_once_and_each_takes_a_long_query(store):
+    """A person page's reads run together, as do requests beside the journey worker: a store
+    that ran its threads' queries one after another (one chDB session did) would make them
+    wait. Every thread's query may be long (the worker names thousands of visitor ids)."""
+    long_text = "x" * 300_000  # past ClickHouse's own 256 KiB for a query
+    sql = f"SELECT sleep(0.5), length('{long_text}') + %(i)s"
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        started = time.monotonic()
+        answers = list(pool.map(lambda i: store.query(sql, {"i": i})[0][1], range(4)))
+        took = time.monotonic() - started
+    assert answers == [300_000 + i for i in range(4)]
+    assert took < 1.5, f"4 queries of 0.5 s took {took:.2f} s: one after another"

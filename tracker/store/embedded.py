@@ -1,21 +1,57 @@
 """Embedded ClickHouse (chDB): the same SQL in-process, data in a local folder.
 
 chDB allows one data folder per process and one process per folder, so sessions are
-shared per process and a second process gets a plain-spoken error.
+shared per process and a second process gets a plain-spoken error. A process holds a few
+sessions on its folder, so that its threads' queries run at once.
 """
 import json
+import queue
 import threading
 from datetime import date
 
 from .backend import MAX_QUERY_BYTES, Backend, Rows, StoreError, bind, to_epoch
 
+SESSIONS = 4  # chDB runs one query at a time in a session; a person page runs four at once
+
 _sessions = {}
 _sessions_lock = threading.Lock()
 
 
-def _session(path):
-    from chdb import session as chdb_session
+class _Sessions:
+    """The process's chDB sessions on one folder (one costs under a millisecond once the first
+    is open). A query takes a free one, so queries from several threads (a person page's reads,
+    the worker beside requests) run at once: one session runs them one after another."""
 
+    def __init__(self, path):
+        from chdb import session as chdb_session
+
+        self._open = [chdb_session.Session(str(path)) for _ in range(SESSIONS)]
+        self._free = queue.SimpleQueue()
+        for session in self._open:
+            # A query's SETTINGS clause comes too late for the parser's own limit.
+            session.query(f"SET max_query_size = {MAX_QUERY_BYTES}", "CSV")
+            # Without it chDB (26.x) runs an INSERT SELECT into a table with views on one thread
+            # (a rebuild's state insert at 10M touchpoints: 24 s; 12 s with it, as with no views).
+            session.query("SET parallel_view_processing = 1", "CSV")
+            self._free.put(session)
+
+    def query(self, sql, fmt):
+        """The result's bytes (read before the session serves another query)."""
+        session = self._free.get()
+        try:
+            return session.query(sql, fmt).bytes()
+        except Exception:
+            _drain(session)
+            raise
+        finally:
+            self._free.put(session)
+
+    def close(self):
+        for session in self._open:  # left in the queue: a store still holding them gets an error
+            session.close()
+
+
+def _session(path):
     with _sessions_lock:
         if path in _sessions:
             return _sessions[path]
@@ -24,12 +60,7 @@ def _session(path):
             raise StoreError(f"this process already holds the embedded store at {other}; "
                              f"chDB opens one data folder per process")
         try:
-            _sessions[path] = chdb_session.Session(str(path))
-            # A query's SETTINGS clause comes too late for the parser's own limit.
-            _sessions[path].query(f"SET max_query_size = {MAX_QUERY_BYTES}", "CSV")
-            # Without it chDB (26.x) runs an INSERT SELECT into a table with views on one thread
-            # (a rebuild's state insert at 10M touchpoints: 24 s; 12 s with it, as with no views).
-            _sessions[path].query("SET parallel_view_processing = 1", "CSV")
+            _sessions[path] = _Sessions(path)
         except Exception as exc:  # chDB raises plain RuntimeErrors on a locked folder
             raise StoreError(
                 f"cannot open the embedded store at {path}: {exc}. Another process (a second "
@@ -42,8 +73,8 @@ def _session(path):
 def close_sessions():
     """Close every chDB session of this process (tests and shutdown)."""
     with _sessions_lock:
-        for session in _sessions.values():
-            session.close()
+        for sessions in _sessions.values():
+            sessions.close()
         _sessions.clear()
 
 
@@ -70,19 +101,17 @@ class EmbeddedBackend(Backend):
     def __init__(self, path, database):
         self.path = path
         self.database = database
-        self._session = _session(path)
+        self._sessions = _session(path)
 
     def _run(self, sql, fmt="JSONCompact"):
         try:
-            return self._session.query(sql, fmt)
+            return self._sessions.query(sql, fmt)
         except Exception as exc:  # chDB's ChdbError is a RuntimeError
-            _drain(self._session)
             raise StoreError(str(exc).strip()) from exc
 
     def _query(self, sql, params=None, settings=None):
         text = bind(sql, params) + self.settings_clause(self.limited(settings))
-        result = self._run(self._in_database(text))
-        raw = result.bytes()
+        raw = self._run(self._in_database(text))
         if not raw:
             return Rows([], [])
         payload = json.loads(raw)
