@@ -6,6 +6,8 @@ import pytest
 from helpers import send
 from test_api_journeys import BOOKING, DAY, NOW, T0, auth, journey, page, story  # noqa: F401 (fixtures)
 from tracker.journeys import definitions, reports
+from test_journey_worker import stop_merges
+from tracker.clock import now_ms
 from tracker.worker import JourneyWorker
 
 
@@ -81,6 +83,26 @@ def test_the_person_page_has_the_stage_history(client, site, token, booked, work
     assert booking["source"] == "state" and booking["stage"] == 3 and booking["capped"] is False
     assert [(h["kind"], h["to_stage"], h["dwell_seconds"]) for h in booking["history"]] == [
         ("entered", 1, 0), ("entered", 2, 3600), ("completed", 3, 7200), ("entered", 3, 3600)]
+
+
+def test_the_person_page_reads_the_newest_of_a_persons_states_left_unmerged(client, store, site, token, booked,
+                                                                         worker, flush):
+    worker.run_once()
+    stop_merges(store, "journey_state")  # Bob's states, old and new, stay side by side
+    send(client, site, [page("bob", "/destinations/oslo", NOW - 90_000), page("bob", "/compare", NOW - 60_000),
+                        {"type": "purchase", "vid": "bob", "ts": NOW - 30_000, "name": "order"}])
+    flush()
+    worker.run_once()
+    rows = store.query("SELECT count() FROM journey_state WHERE site = %(site)s AND person = 'bob'",
+                       {"site": site["site"]}).scalar()
+    body = client.get(f"/api/v1/sites/{site['site']}/people/bob", headers=auth(token)).json
+    [booking] = body["journeys"]
+    live = reports.person_stages(store, definitions.get(store, site["site"], "booking"), site["site"], ["bob"], "bob",
+                                 now_ms())
+    assert rows >= 3  # his first state, its copy taken back, and the new one
+    assert booking["source"] == "state" and booking["stage"] == 3
+    same = ("stage", "entered_ms", "stages", "status", "last_touch_ms")
+    assert {key: booking[key] for key in same} == {key: live[key] for key in same}
 
 
 def test_windows_in_minutes(client, site, token, flush, worker):

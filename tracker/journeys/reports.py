@@ -156,12 +156,11 @@ def person_stages_from_state(store, journeys, site, person, as_of_ms):
     ({journey id: (definition, build)}), in one query."""
     if not journeys:
         return {}
-    keys, params = _person_keys(site, person, journeys)
+    rows_filter, builds_filter, params = _person_keys(site, person, journeys)
+    columns = ["a_entry", "a_stage", "a_times", "a_values", "last_ts", "capped"]
     rows = store.query(f"""
         SELECT journey_id, best.1 AS stage, best.2 AS entry, best.3 AS times, last_ts, capped
-        FROM (SELECT journey_id, a_entry, a_stage, a_times, a_values, last_ts, capped
-              FROM journey_state FINAL
-              WHERE {keys})
+        FROM ({state.newest_sql(columns, rows_filter, builds_filter)})
         ARRAY JOIN {engine.pick_best_sql(state.ATTEMPTS_UNTIL_AS_OF)} AS best""", dict(params, as_of=as_of_ms))
     return {r["journey_id"]: dict(_stage_info(journeys[r["journey_id"]][0], r["stage"], r["entry"], list(r["times"]),
                                               r["last_ts"], as_of_ms), capped=bool(r["capped"]))
@@ -169,14 +168,16 @@ def person_stages_from_state(store, journeys, site, person, as_of_ms):
 
 
 def _person_keys(site, person, journeys):
-    """A filter on one person's rows in ``journeys``' builds ({journey id: (definition, build)}),
-    by the tables' keys (site, journey, person), so that it reads a few granules, and its values."""
+    """Filters on one person's rows in ``journeys``' builds ({journey id: (definition, build)}):
+    of the tables' keys (site, journey, person), so that it reads a few granules, and of the
+    builds; and their values."""
     params = {"site": site, "person": person}
     terms = []
     for i, (journey_id, (_, build)) in enumerate(sorted(journeys.items())):
         params[f"j{i}"], params[f"b{i}"] = journey_id, build
         terms.append(f"(journey_id = %(j{i})s AND build = %(b{i})s)")
-    return f"site = %(site)s AND person = %(person)s AND ({' OR '.join(terms)})", params
+    ids = ", ".join(f"%(j{i})s" for i in range(len(terms)))
+    return f"site = %(site)s AND person = %(person)s AND journey_id IN ({ids})", " OR ".join(terms), params
 
 
 def stage_history(store, site, person, journeys):
@@ -184,10 +185,10 @@ def stage_history(store, site, person, journeys):
     ({journey id: (definition, build)})."""
     if not journeys:
         return {}
-    keys, params = _person_keys(site, person, journeys)
+    rows_filter, builds_filter, params = _person_keys(site, person, journeys)
     rows = store.query(f"""
         SELECT journey_id, kind, from_stage, to_stage, at_ms, dwell_ms, run_ms FROM journey_transitions FINAL
-        WHERE {keys}
+        WHERE {rows_filter} AND ({builds_filter})
         ORDER BY at_ms, detected_ms, kind LIMIT 1000""", params)
     history = {}
     for journey_id, kind, from_stage, to_stage, at_ms, dwell_ms, run_ms in rows:

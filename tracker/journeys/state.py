@@ -107,6 +107,21 @@ def _state_filter():
     return "site = %(site)s AND journey_id = %(journey)s AND build = %(build)s"
 
 
+def newest_sql(columns, rows_filter, builds_filter):
+    """The rows FINAL would read, for a few people: of each journey and person among the rows
+    ``rows_filter`` selects by the key (site, journey, person), the newest version, if of a
+    build ``builds_filter`` takes; with journey_id, person and ``columns``. One GROUP BY of
+    those rows, where FINAL merges the parts' rows in key order: one person's state at 10M
+    touchpoints, parts unmerged after a catch-up, 36-40 -> 15 ms on the server, 12 -> 6 ms on chDB."""
+    newest = ", ".join(f"newest.{i + 1} AS {c}" for i, c in enumerate(columns))
+    return f"""
+        SELECT journey_id, person, {newest}, newest.{len(columns) + 1} AS build
+        FROM (SELECT journey_id, person, argMax(({', '.join(columns)}, build), version) AS newest
+              FROM journey_state WHERE {rows_filter}
+              GROUP BY journey_id, person)
+        WHERE {builds_filter}"""
+
+
 def read_states(store, site, journey_id, build, persons):
     """{person: PersonState} of ``persons`` in the build (those without a row are left out)."""
     if not persons:
