@@ -126,10 +126,10 @@ def read_states(store, site, journey_id, build, persons):
     """{person: PersonState} of ``persons`` in the build (those without a row are left out)."""
     if not persons:
         return {}
-    columns = [c for c in STATE_COLUMNS if c in PersonState.__dataclass_fields__]
-    rows = store.query(f"""
-        SELECT {', '.join(columns)} FROM journey_state FINAL
-        WHERE {_state_filter()} AND person IN %(persons)s""",
+    columns = [c for c in STATE_COLUMNS if c in PersonState.__dataclass_fields__ and c != "person"]
+    # 5,000 people of 1M on the server, parts unmerged: 1.6 s with FINAL, 0.3 s so
+    rows = store.query(newest_sql(columns, "site = %(site)s AND journey_id = %(journey)s AND person IN %(persons)s",
+                                  "build = %(build)s"),
                        {"site": site, "journey": journey_id, "build": build, "persons": Members(sorted(persons))})
     return {row["person"]: PersonState.from_row(row) for row in rows.dicts()}
 
