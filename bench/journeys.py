@@ -220,6 +220,7 @@ def journey_state_figures(store, client, headers, rows, runs, live, history=True
     report("people list (50), state", lambda: get(f"/api/v1/sites/{SITE}/journeys/trip/people?status=stalled"
                                                    f"&stage=1&limit=50&{WHOLE_DAYS}"), runs,
            lambda m: f"   (the same, after the catch-up: {taken_back:,} rows taken back, unmerged)")
+    person_pages(client, headers, rows, "person page, catch-up")  # journey_state's parts unmerged too
 
 
 def freshness(app, client, seconds=30, rate=5000):

@@ -5,9 +5,9 @@ import pytest
 
 from helpers import send
 from test_api_journeys import BOOKING, DAY, NOW, T0, auth, journey, page, story  # noqa: F401 (fixtures)
-from tracker.journeys import definitions, reports
 from test_journey_worker import stop_merges
 from tracker.clock import now_ms
+from tracker.journeys import definitions, reports
 from tracker.worker import JourneyWorker
 
 

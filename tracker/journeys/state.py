@@ -103,14 +103,17 @@ class PersonState:
         return last + AS_OF_SLACK_MS + 1
 
 
+_KEY_FILTER = "site = %(site)s AND journey_id = %(journey)s"
+
+
 def _state_filter():
-    return "site = %(site)s AND journey_id = %(journey)s AND build = %(build)s"
+    return f"{_KEY_FILTER} AND build = %(build)s"
 
 
 def newest_sql(columns, rows_filter, builds_filter):
     """The rows FINAL would read, for a few people: of each journey and person among the rows
     ``rows_filter`` selects by the key (site, journey, person), the newest version, if of a
-    build ``builds_filter`` takes; with journey_id, person and ``columns``. One GROUP BY of
+    build ``builds_filter`` takes; with journey_id, person, ``columns`` and build. One GROUP BY of
     those rows, where FINAL merges the parts' rows in key order: one person's state at 10M
     touchpoints, parts unmerged after a catch-up, 36-40 -> 15 ms on the server, 12 -> 6 ms on chDB."""
     newest = ", ".join(f"newest.{i + 1} AS {c}" for i, c in enumerate(columns))
@@ -128,8 +131,7 @@ def read_states(store, site, journey_id, build, persons):
         return {}
     columns = [c for c in STATE_COLUMNS if c in PersonState.__dataclass_fields__ and c != "person"]
     # 5,000 people of 1M on the server, parts unmerged: 1.6 s with FINAL, 0.3 s so
-    rows = store.query(newest_sql(columns, "site = %(site)s AND journey_id = %(journey)s AND person IN %(persons)s",
-                                  "build = %(build)s"),
+    rows = store.query(newest_sql(columns, f"{_KEY_FILTER} AND person IN %(persons)s", "build = %(build)s"),
                        {"site": site, "journey": journey_id, "build": build, "persons": Members(sorted(persons))})
     return {row["person"]: PersonState.from_row(row) for row in rows.dicts()}
 

@@ -51,7 +51,7 @@ class _Sessions:
             session.close()
 
 
-def _session(path):
+def _sessions_on(path):
     with _sessions_lock:
         if path in _sessions:
             return _sessions[path]
@@ -101,7 +101,7 @@ class EmbeddedBackend(Backend):
     def __init__(self, path, database):
         self.path = path
         self.database = database
-        self._sessions = _session(path)
+        self._sessions = _sessions_on(path)
 
     def _run(self, sql, fmt="JSONCompact"):
         try:
