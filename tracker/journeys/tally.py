@@ -123,33 +123,22 @@ def people_rows(store, q, build, range_days, status, stage, descending, cursor, 
     mine = f"site = %(site)s AND journey_id = %(journey_id)s AND build = %(build)s AND {_IN_RANGE} AND {where}"
     reach = ">=" if descending else "<="
     # From the hour the page starts in (as the counts of the hours say), then from further
-    # back, then from the start. Rows taken back may fill the first rows read: a person
-    # recomputed leaves a row and its copy (n -1) until ClickHouse merges their parts, which a
-    # big part can put off for long, and they sit where that person was, often at the top (the
-    # stalled who came back). Past twice as many rows as they are, the page is whole: one read.
+    # back, then from the start. A person recomputed leaves a row and its copy (n -1) until
+    # ClickHouse merges their parts, which a big part can put off for long, and they sit where
+    # that person was, often at the top (the stalled who came back): the read sums them away,
+    # over the few rows from the bound on.
     for bound in _hour_bounds(store, q, statuses, status, params, descending, cursor, limit) + [None]:
         read = mine if bound is None else f"{mine} AND last_ts {reach} %(bound)s"
-        fetch = 2 * limit + 16 + 2 * _taken_back(store, read, dict(params, bound=bound))
-        while True:
-            rows = store.query(f"""
-                SELECT person, at_stage AS stage, at_entry AS entry, at_times AS times, last_ts, n
-                FROM journey_people WHERE {read}
-                ORDER BY last_ts {direction}, person {direction}, stage, entry, n
-                LIMIT %(fetch)s""", dict(params, fetch=fetch, bound=bound))
-            found, complete = _net(rows, full=len(rows) == fetch)
-            if len(found) >= limit:
-                return found[:limit]
-            if complete:
-                break  # every row past the bound: from further back
-            fetch *= 16
-    return found
-
-
-def _taken_back(store, read, params):
-    """How many of the rows ``read`` selects copies with negative ``n`` take back, not merged
-    yet (a narrow read)."""
-    return store.query(f"SELECT -sum(n) FROM (SELECT n, at_stage AS stage, at_entry AS entry FROM journey_people "
-                       f"WHERE {read} AND n < 0)", params).scalar() or 0
+        rows = store.query(f"""
+            SELECT person, at_stage AS stage, at_entry AS entry, any(at_times) AS times, last_ts
+            FROM journey_people WHERE {read}
+            GROUP BY last_ts, person, stage, entry, times_hash
+            HAVING sum(n) > 0
+            ORDER BY last_ts {direction}, person {direction}, stage, entry, times_hash
+            LIMIT %(limit)s""", dict(params, limit=limit, bound=bound))
+        if len(rows) >= limit:
+            break
+    return rows
 
 
 # What of a status the hours can tell (stage, and the last touchpoint by its hour), counting
@@ -189,22 +178,6 @@ def _hour_bounds(store, q, statuses, status, params, descending, cursor, limit):
         if bound and bound not in bounds:  # 0: the list is shorter than that
             bounds.append(bound)
     return bounds
-
-
-def _net(rows, full):
-    """The rows that stand, in order, once each row and its copy with n -1 cancel out; and
-    whether that is all there is (the read was not cut short). When the read was cut short, the
-    last person read may miss the copy that cancels them: they are left for a longer read."""
-    sums, order = defaultdict(int), []
-    for person, stage, entry, times, last_ts, n in rows:
-        key = (last_ts, person, stage, entry, tuple(times))
-        if key not in sums:
-            order.append(key)
-        sums[key] += n
-    if full and order:
-        last = order[-1][:2]
-        order = [key for key in order if key[:2] != last]
-    return [(key[1], key[2], key[3], list(key[4]), key[0]) for key in order if sums[key] > 0], not full
 
 
 # The views that keep the sums, by the table they fill, and the table's columns.
