@@ -13,10 +13,22 @@ from .params import FunnelArgs, PeopleArgs, PersonArgs, SearchArgs, TransitionAr
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 
-def _retention(site):
+def _retention(store, site):
     """``{"data_from": ms}`` when the site keeps only some months of touchpoints, else {}."""
-    data_from = site_data_from_ms(current.store(), site)
+    data_from = site_data_from_ms(store, site)
     return {"data_from": data_from} if data_from else {}
+
+
+def _journey_read(site, journey_id, as_of):
+    """(journey, build, about): the definition, the build to read it from (None: live) and
+    what to tell of that and of the site's retention. The reads that need only the site run in
+    the query pool beside the definition's (on chDB a few ms each: together, as one)."""
+    store, pool = current.store(), current.query_pool()
+    source = reports.source_beside(store, site, pool)
+    retention = pool.submit(_retention, store, site)
+    journey = _journey(site, journey_id)
+    build, about = source(journey, as_of)
+    return journey, build, dict(about, **retention.result())
 
 
 def _journey(site, journey_id):
@@ -91,12 +103,11 @@ def delete_journey(site, journey_id):
 def funnel(site, journey_id, query):
     """Reached, in progress, dropped, stalled and times per stage, for entries between from and
     to; from kept journey state (``source``), or live for a past as_of or while it is built."""
-    journey = _journey(site, journey_id)
     start, end, as_of = query["start"], query["end"], query["as_of"]
-    build, about = reports.source(current.store(), site, journey, as_of)
+    journey, build, about = _journey_read(site, journey_id, as_of)
     result = reports.funnel(current.store(), journey, site, start, end, as_of, query["breakdown"], build)
     return dict(result, journey=journey_id, order=journey["order"], window=journey["window"],
-                **{"from": start, "to": end, "as_of": as_of}, **about, **_retention(site))
+                **{"from": start, "to": end, "as_of": as_of}, **about)
 
 
 @bp.get("/sites/<site>/journeys/<journey_id>/people")
@@ -105,12 +116,11 @@ def funnel(site, journey_id, query):
 @openapi.documented(answer=schemas.PeoplePageSchema)
 def journey_people(site, journey_id, query):
     """People of a journey by stage and status, newest last touchpoint first, cursor-paginated."""
-    journey = _journey(site, journey_id)
+    journey, build, about = _journey_read(site, journey_id, query["as_of"])
     stages = len(journey["stages"])
     if query["stage"] is not None and query["stage"] > stages:
         raise ApiError(400, f"invalid stage: this journey has {stages}",
                        {"stage": f"must be between 1 and {stages}"})
-    build, about = reports.source(current.store(), site, journey, query["as_of"])
     page, next_cursor = reports.people(
         current.store(), journey, site, query["status"], query["stage"], query["as_of"], query["limit"],
         query["cursor"], query["order"] == "desc", query["start"], query["end"], build)
@@ -118,7 +128,7 @@ def journey_people(site, journey_id, query):
     for row in page:
         row["traits"] = traits.get(row["person"], {})
     return {"people": page, "next_cursor": next_cursor, "as_of": query["as_of"], "status": query["status"],
-            "stage": query["stage"], **about, **_retention(site)}
+            "stage": query["stage"], **about}
 
 
 @bp.get("/sites/<site>/journeys/<journey_id>/transitions")

@@ -51,14 +51,26 @@ def current_enough(as_of_ms):
 
 def source(store, site, journey, as_of_ms):
     """(build to read, or None for the live engine; what to tell the reader about it)."""
-    status = state.build_status(store, site, journey)
+    return _source(state.build_status(store, site, journey), as_of_ms, lambda: state.worker_lag(store))
+
+
+def source_beside(store, site, pool):
+    """``source`` as a function of (journey, as_of_ms) whose reads, which need only the site
+    (its builds, the worker's lag), start now in ``pool``: beside the caller's own reads, such
+    as the definition's."""
+    builds, lag = pool.submit(state.builds, store, site), pool.submit(state.worker_lag, store)
+    return lambda journey, as_of_ms: _source(state.status_in_builds(builds.result(), site, journey), as_of_ms,
+                                             lag.result)
+
+
+def _source(status, as_of_ms, lag):
     readable = status is not None and status["status"] in state.READABLE
     if not current_enough(as_of_ms):
         return None, {"source": "live", "reason": "as_of is in the past: computed from the touchpoints"}
     if not readable:
         return None, {"source": "live", "reason": "the journey's state is being built; computed from the touchpoints",
                       "rebuild": state.build_progress(status)}
-    return status["build"], {"source": "state", "state_lag_seconds": state.worker_lag(store)}
+    return status["build"], {"source": "state", "state_lag_seconds": lag()}
 
 
 def _query(journey, site, start_ms, end_ms, as_of_ms, breakdown, build):

@@ -283,9 +283,14 @@ def build_status(store, site, journey):
     """The state build of ``journey``'s current definition: None when it has none yet, else
     {"build", "status" ('building'; 'transitions' while history is derived, readable; 'ready';
     'failed'), "persons", "transitions_done", "started_at", "updated_at", "error"}."""
+    return status_in_builds(builds(store, site), site, journey)
+
+
+def status_in_builds(found, site, journey):
+    """``build_status`` of ``journey`` among the site's builds ``found`` (as ``builds`` returns)."""
     build = build_of(journey)
-    found = builds(store, site).get((site, journey["id"]), {}).get(build)
-    return dict(found, build=build) if found else None
+    status = found.get((site, journey["id"]), {}).get(build)
+    return dict(status, build=build) if status else None
 
 
 READABLE = ("transitions", "ready")
