@@ -68,3 +68,29 @@ def test_each_request_has_an_id_and_a_json_line(client, token):
     assert first["request_id"] == "lb-1234.abc" and first["status"] == 200 and first["path"] == "/healthz"
     assert second["request_id"] == made.headers["X-Request-Id"] and second["endpoint"] == "api.list_journeys"
     assert second["site"] == "s" and second["query_ms"] >= 0 and second["message"] == "request"
+
+
+def test_a_requests_query_time_counts_the_queries_it_runs_in_the_pool(client, store, token, monkeypatch):
+    # the funnel reads the site's journey builds in the query pool, beside the definition: made slow
+    # there, it shows in the request's query time
+    from tracker.journeys import definitions
+
+    definitions.save(store, "s", "j", definitions.validate_definition(
+        {"name": "J", "stages": [{"name": "seen", "match": {"type": "pageview"}}]}))
+    slow, query = 0.3, store._query
+
+    def slowed(sql, *args, **kwargs):
+        if "FROM journey_builds" in sql:
+            time.sleep(slow)
+        return query(sql, *args, **kwargs)
+
+    monkeypatch.setattr(store, "_query", slowed)
+    handler = Lines()
+    logger = logging.getLogger("tracker.requests")
+    logger.addHandler(handler)
+    try:
+        answer = client.get("/api/v1/sites/s/journeys/j/funnel", headers={"Authorization": f"Bearer {token}"})
+    finally:
+        logger.removeHandler(handler)
+    assert answer.status_code == 200
+    assert handler.lines[0]["query_ms"] >= slow * 1000

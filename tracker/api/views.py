@@ -5,6 +5,7 @@ from .. import current
 from ..errors import ApiError
 from ..journeys import definitions, persons, reports, state
 from ..journeys.definitions import JourneySchema
+from ..store.backend import submit
 from ..worker.retention import site_data_from_ms
 from . import openapi, schemas
 from .auth import site_access
@@ -25,7 +26,7 @@ def _journey_read(site, journey_id, as_of):
     the query pool beside the definition's (on chDB a few ms each: together, as one)."""
     store, pool = current.store(), current.query_pool()
     source = reports.source_beside(store, site, pool)
-    retention = pool.submit(_retention, store, site)
+    retention = submit(pool, _retention, store, site)
     journey = _journey(site, journey_id)
     build, about = source(journey, as_of)
     return journey, build, dict(about, **retention.result())

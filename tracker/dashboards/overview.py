@@ -5,6 +5,7 @@ from datetime import date, datetime, timedelta, timezone
 from flask import jsonify, render_template, request
 
 from .. import current
+from ..store.backend import submit
 from . import bp, queries
 from .security import site_required
 from .views import country, my_sites
@@ -53,7 +54,7 @@ def overview(site):
             "bots": (queries.bots, first, last), "live": (queries.live, time.time())}
     jobs.update({what: (queries.top, first, last, what) for what in queries.TOPS})
     pool = current.query_pool()
-    futures = {name: pool.submit(job[0], store, site, *job[1:]) for name, job in jobs.items()}
+    futures = {name: submit(pool, job[0], store, site, *job[1:]) for name, job in jobs.items()}
     got = {name: future.result() for name, future in futures.items()}
     for row in got["country"]:
         row["value"] = country(row["value"])

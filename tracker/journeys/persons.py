@@ -5,11 +5,9 @@ the visitor id (``engine.person_sql``). One person's visitors are found through
 ``identities_by_user`` (a range scan), and their touchpoints through the events' primary
 key (site, visitor_id, …), so a person's page never scans the site.
 """
-import contextvars
 import re
-from concurrent.futures import Future
 
-from ..store.backend import Members
+from ..store.backend import Members, submit
 from . import definitions, reports, state
 from .engine import TS, VISITOR_IN, touchpoints_sql, with_person
 
@@ -140,8 +138,8 @@ def person_page(store, site, person, as_of_ms, pool=None):
     """Everything about one person, or None when nothing is known of them. ``pool``: threads
     that run its independent reads together (the page waits for the slowest, not the sum)."""
     visitors = visitors_of(store, site, person)
-    events = _submit(pool, touchpoints, store, site, person, visitors, as_of_ms)
-    traits = _submit(pool, traits_of, store, site, [person])
+    events = submit(pool, touchpoints, store, site, person, visitors, as_of_ms)
+    traits = submit(pool, traits_of, store, site, [person])
     journeys = places(store, site, person, visitors, as_of_ms, pool)
     events, traits = events.result(), traits.result().get(person, {})
     if not events and not traits:
@@ -150,16 +148,6 @@ def person_page(store, site, person, as_of_ms, pool=None):
     return {"person": person, "traits": traits, "visitor_ids": seen_visitors, "journeys": journeys,
             "touchpoints": len(events), "truncated": len(events) >= TIMELINE_LIMIT,
             "sessions": sessions(events)}
-
-
-def _submit(pool, fn, *args):
-    """``fn(*args)`` in ``pool``, or at once without one: a future either way. (Submitted from
-    the request's thread only: a pool's thread waiting on the pool could wait for ever.)"""
-    if pool is not None:  # in the request's context: its query time still counts its queries
-        return pool.submit(contextvars.copy_context().run, fn, *args)
-    done = Future()
-    done.set_result(fn(*args))
-    return done
 
 
 NOT_ENTERED = {"stage": 0, "stage_name": None, "status": "not_entered", "stalled": False, "stages": []}
@@ -171,8 +159,8 @@ def places(store, site, person, visitors, as_of_ms, pool=None):
     journeys = definitions.list_all(store, site)
     readable = state.readable_builds(store, site, journeys) if reports.current_enough(as_of_ms) else {}
     from_state = {j["id"]: (j, readable[j["id"]]) for j in journeys if j["id"] in readable}
-    stored = _submit(pool, reports.person_stages_from_state, store, from_state, site, person, as_of_ms)
-    history = _submit(pool, reports.stage_history, store, site, person, from_state)
+    stored = submit(pool, reports.person_stages_from_state, store, from_state, site, person, as_of_ms)
+    history = submit(pool, reports.stage_history, store, site, person, from_state)
     stored, history = stored.result(), history.result()
     found = []
     for journey in journeys:

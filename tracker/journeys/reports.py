@@ -4,6 +4,7 @@ import json
 
 from ..clock import DAY_MS
 from ..clock import now_ms
+from ..store.backend import submit
 from . import engine, state, tally
 from .definitions import window_ms
 from .engine import QUERY_SETTINGS, Query
@@ -58,7 +59,7 @@ def source_beside(store, site, pool):
     """``source`` as a function of (journey, as_of_ms) whose reads, which need only the site
     (its builds, the worker's lag), start now in ``pool``: beside the caller's own reads, such
     as the definition's."""
-    builds, lag = pool.submit(state.builds, store, site), pool.submit(state.worker_lag, store)
+    builds, lag = submit(pool, state.builds, store, site), submit(pool, state.worker_lag, store)
     return lambda journey, as_of_ms: _source(state.status_in_builds(builds.result(), site, journey), as_of_ms,
                                              lag.result)
 

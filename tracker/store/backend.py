@@ -6,6 +6,7 @@ Date columns as ISO strings, arrays as lists, so callers never care which one ru
 import contextvars
 import re
 import time
+from concurrent.futures import Future
 from datetime import date, datetime
 
 from clickhouse_driver.util.escape import escape_params
@@ -35,6 +36,17 @@ _SAFE_TYPES = (str, int, float, list, tuple, type(None))
 # Seconds spent in queries by the current request ([total]; unset outside requests): the
 # request log and the per-endpoint query histogram read it.
 query_clock = contextvars.ContextVar("query_clock")
+
+
+def submit(pool, fn, *args):
+    """``fn(*args)`` in ``pool``, or at once without one: a future either way. In the caller's
+    context, so that its request's ``query_clock`` counts the queries. (Submit from a request's
+    thread only: a pool's thread waiting on the pool could wait for ever.)"""
+    if pool is not None:
+        return pool.submit(contextvars.copy_context().run, fn, *args)
+    done = Future()
+    done.set_result(fn(*args))
+    return done
 
 
 class Members(tuple):
