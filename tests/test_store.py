@@ -23,6 +23,20 @@ def test_members_give_what_the_same_values_written_into_the_query_give(store):
     assert store.query("SELECT count() FROM identities WHERE visitor_id IN %(v)s", {"v": Members([])}).scalar() == 0
 
 
+@pytest.mark.parametrize("count", [3, 5000])  # below and above what the embedded store puts in a table
+def test_members_of_any_text_and_any_number_are_found_as_they_are(store, count):
+    odd = ["it's", "new\nline", "back\\slash", 'quo"te', "tab\tx", "ünï €", "[1, 2]", "%(v)s"]
+    store.insert("identities", ["site", "visitor_id", "user_id", "linked_at"],
+                 [("s1", v, "u", 1_700_000_000 + i) for i, v in enumerate(odd + ["plain"])])
+    for wanted in (odd[:2], odd[2:]):  # one after another under the same name: each finds its own
+        values = wanted + [f"none{i}" for i in range(count)]
+        found = store.query("SELECT visitor_id FROM identities WHERE visitor_id IN %(v)s ORDER BY visitor_id",
+                            {"v": Members(values)})
+        assert [row[0] for row in found] == sorted(wanted)
+    times = Members([1_700_000_001, 1_700_000_005] + [i for i in range(count)], "UInt64")
+    assert store.query("SELECT count() FROM identities WHERE toUInt64(linked_at) IN %(t)s", {"t": times}).scalar() == 2
+
+
 def test_a_query_over_its_memory_leaves_nothing_for_the_next(store):
     """A query stopped by its memory limit is an error, and the next query answers as if it had
     not run (chDB kept the stopped query's begun output and put it before the next one's, so a

@@ -77,9 +77,9 @@ def person_sql():
     return "if(user_id != '', user_id, if(linked_user != '', linked_user, visitor_id))"
 
 
-# The visitors of a few people, or of twenty thousand (``Members``): a table sent beside the
-# query on a server, an array literal on chDB (one node; a tuple of 60,000 names is 60,000
-# nodes, copied at every level of subquery). Either set still narrows the primary key.
+# The visitors of a few people, or of twenty thousand (``Members``): a table beside the query
+# (sent with it to a server, a temporary one on chDB), not a literal that ClickHouse handles
+# again at every level of subquery. The set still narrows the primary key.
 VISITOR_IN = "visitor_id IN %(visitors)s"
 
 

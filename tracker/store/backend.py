@@ -51,10 +51,11 @@ def submit(pool, fn, *args):
 
 class Members(tuple):
     """Values a query tests membership against: ``x IN %(name)s``, with ``kind`` their ClickHouse
-    type. A backend that can sends them beside the query as a table of their own (``table``);
-    otherwise they are written into it as ``(SELECT arrayJoin([...]))``. ClickHouse 18.16
-    handles a literal of thousands of values again in every subquery it analyses: half a
-    second of a worker's query for 20,000 visitors."""
+    type. A server gets them beside the query as a table of their own (``table``), the embedded
+    store in a temporary table when they are many; otherwise they are written into it as
+    ``(SELECT arrayJoin([...]))``. ClickHouse handles a literal of thousands of values again
+    in every subquery it analyses: half a second of a worker's query for 20,000 visitors on
+    18.16, 1.5 s for 10,000 on chDB."""
 
     def __new__(cls, values, kind="String"):
         if not re.fullmatch(r"\w+", kind):
@@ -73,7 +74,7 @@ def bind(sql, params, members=None):
 
     Only plain values are allowed: anything else would be pasted into the SQL as-is.
     ``members(name, value)``: the SQL that stands for a ``Members`` parameter, when the backend
-    sends them apart (by default they are escaped into the SQL).
+    sends them apart (by default they are escaped into the SQL: ``members_literal``).
     """
     if not params:
         return sql
@@ -93,11 +94,11 @@ def bind(sql, params, members=None):
     sets = {key: value for key, value in checked.items() if isinstance(value, Members)}
     escaped = escape_params({key: value for key, value in checked.items() if key not in sets}, None)
     for key, value in sets.items():
-        escaped[key] = members(key, value) if members else _members_literal(value)
+        escaped[key] = (members or members_literal)(key, value)
     return sql % escaped
 
 
-def _members_literal(members):
+def members_literal(name, members):
     """``Members`` written into the SQL: an array of them as a subquery ([] alone has no type)."""
     array = escape_params({"m": list(members)}, None)["m"] if members else f"CAST([], 'Array({members.kind})')"
     return f"(SELECT arrayJoin({array}))"
