@@ -58,3 +58,18 @@ def test_threads_queries_run_at_once_and_each_takes_a_long_query(store):
         took = time.monotonic() - started
     assert answers == [300_000 + i for i in range(4)]
     assert took < 1.5, f"4 queries of 0.5 s took {took:.2f} s: one after another"
+
+
+def test_threads_querying_at_once_under_one_members_name_each_find_their_own(store):
+    """The embedded store puts many members in a temporary table named after the parameter: the
+    journey worker's two batches name their visitors at once, each in a session of its own."""
+    store.insert("identities", ["site", "visitor_id", "user_id", "linked_at"],
+                 [("s1", f"v{i}", "u", 1_700_000_000) for i in range(12_000)])
+
+    def count(i):
+        wanted = Members([f"v{j}" for j in range(i * 1000, i * 1000 + 600 + i)])
+        return store.query("SELECT count() FROM identities WHERE visitor_id IN %(v)s", {"v": wanted}).scalar()
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        found = list(pool.map(count, [i % 12 for i in range(48)]))
+    assert found == [600 + i % 12 for i in range(48)]
