@@ -73,3 +73,14 @@ def test_threads_querying_at_once_under_one_members_name_each_find_their_own(sto
     with ThreadPoolExecutor(max_workers=4) as pool:
         found = list(pool.map(count, [i % 12 for i in range(48)]))
     assert found == [600 + i % 12 for i in range(48)]
+
+
+def test_rows_inserted_come_back_as_they_are(store):
+    """Texts that look like the rows' own separators, in arrays too, and numbers past 2**53."""
+    odd = ["], [", "],[", '"],\n["', "it's", "back\\slash", "ünï €", "", "[1, 2]", "%(v)s", "\x00"]
+    rows = [("s1", f"v{i}", value, 2 ** 64 - 1 - i, [[value, "x"], []]) for i, value in enumerate(odd)]
+    store.insert("journey_state", ["site", "journey_id", "person", "version", "a_values"], rows)
+    found = store.query("SELECT site, journey_id, person, version, a_values FROM journey_state "
+                        "WHERE site = 's1' ORDER BY journey_id")
+    assert [tuple(row) for row in found] == sorted(rows, key=lambda row: row[1])
+    assert all(type(row[3]) is int for row in found)

@@ -98,6 +98,9 @@ def _jsonable(value):
     raise TypeError(f"cannot insert {type(value).__name__}")
 
 
+_ROWS = json.JSONEncoder(default=_jsonable, ensure_ascii=False, separators=(",", ":"))
+
+
 class EmbeddedBackend(Backend):
     """chDB behind the same interface as the server."""
 
@@ -140,9 +143,14 @@ class EmbeddedBackend(Backend):
         payload = json.loads(raw)
         meta = payload["meta"]
         columns = [m["name"] for m in meta]
-        converters = [_converter(m["type"]) for m in meta]
-        rows = [tuple(conv(v) for conv, v in zip(converters, row)) for row in payload["data"]]
-        return Rows(rows, columns)
+        # Only the columns JSON does not give as the server would are converted: a worker's batch
+        # reads a million values, and a call for each cost it half a second.
+        converting = [(i, conv) for i, m in enumerate(meta) if (conv := _converter(m["type"]))]
+        rows = payload["data"]
+        for row in rows if converting else ():
+            for i, conv in converting:
+                row[i] = conv(row[i])
+        return Rows(list(map(tuple, rows)), columns)
 
     def execute(self, sql, params=None, settings=None):
         self._run(self._in_database(self._bound(sql, params) + self.settings_clause(settings)), "CSV")
@@ -152,9 +160,11 @@ class EmbeddedBackend(Backend):
             return
         # A row as a JSON array, its columns named once: a third less to write and parse than an
         # object per row (the worker's 20,000 state rows: 0.9 -> 0.7 s; 65,000 transitions:
-        # 0.75 -> 0.38 s), and a column the table lacks is still an error, as on a server.
-        lines = "\n".join(json.dumps(row, default=_jsonable, ensure_ascii=False) for row in rows)
-        self._run(self._in_database(f"INSERT INTO {table} ({', '.join(columns)}) FORMAT JSONCompactEachRow\n{lines}"),
+        # 0.75 -> 0.38 s), and a column the table lacks is still an error, as on a server. The
+        # rows are written as one array, its brackets cut (the format takes commas between rows):
+        # one call, not one a row (65,000 transitions: 0.18 -> 0.08 s).
+        data = _ROWS.encode(list(rows))[1:-1]
+        self._run(self._in_database(f"INSERT INTO {table} ({', '.join(columns)}) FORMAT JSONCompactEachRow\n{data}"),
                   "CSV")
 
     def _in_database(self, sql):
@@ -167,8 +177,9 @@ class EmbeddedBackend(Backend):
 
 
 def _converter(kind):
+    """What turns JSON's value of a column of type ``kind`` into the server's, if anything."""
     if kind.startswith("DateTime") or kind.startswith("Nullable(DateTime"):
         return lambda v: None if v is None else to_epoch(v)
     if kind.startswith(("UInt64", "Int64", "UInt128", "Int128")):
         return lambda v: None if v is None else int(v)
-    return lambda v: v
+    return None
