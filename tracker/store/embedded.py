@@ -147,9 +147,10 @@ class EmbeddedBackend(Backend):
         # reads a million values, and a call for each cost it half a second.
         converting = [(i, conv) for i, m in enumerate(meta) if (conv := _converter(m["type"]))]
         rows = payload["data"]
-        for row in rows if converting else ():
-            for i, conv in converting:
-                row[i] = conv(row[i])
+        if converting:
+            for row in rows:
+                for i, conv in converting:
+                    row[i] = conv(row[i])
         return Rows(list(map(tuple, rows)), columns)
 
     def execute(self, sql, params=None, settings=None):
